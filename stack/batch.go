@@ -1,0 +1,148 @@
+package stack
+
+import (
+	"github.com/ustack/ustack/metrics"
+	"github.com/ustack/ustack/stack/ipv4"
+	"github.com/ustack/ustack/tcp"
+)
+
+// batch is the stack's tcp.Emitter: it collects the segments the engine
+// emits while a connection lock is held, each in a preallocated buffer with
+// ipv4.MinSize bytes of headroom for the IP header, plus the list of waiters
+// to wake. The owner flushes it (device write, then wake-ups) after every
+// lock is released. A batch belongs to one goroutine at a time: each worker
+// owns one, API calls borrow one from the stack's pool.
+type batch struct {
+	s    *Stack
+	bufs [][]byte // reusable packet buffers, grown on demand, never shrunk
+	pkts [][]byte // pkts[i] = the finished IP packet in bufs[i]
+	n    int      // packets queued
+
+	// ipID is the per-socket IP ID counter of the connection the engine is
+	// running for (ip_select_ident_segs: connected sockets use their own
+	// counter). Nil for replies without a full socket (RST, TIME-WAIT ACK,
+	// SYN-ACK of a request), which Linux sends with DF and ID 0.
+	ipID *uint16
+	// tos is the TOS byte of the packets being built.
+	tos uint8
+
+	wakes   []wake
+	lnWakes []*listener
+}
+
+type wake struct {
+	c  *conn
+	ev tcp.Event
+}
+
+func newBatch(s *Stack) *batch {
+	b := &batch{s: s}
+	b.wakes = make([]wake, 0, 64)
+	b.lnWakes = make([]*listener, 0, 8)
+	return b
+}
+
+// bufSize is the buffer size for one packet: headroom + the device MTU.
+func (b *batch) bufSize(n int) int {
+	return ipv4.MinSize + max(n, b.s.mtu)
+}
+
+// Buffer implements tcp.Emitter.
+func (b *batch) Buffer(n int) []byte {
+	if b.n == len(b.bufs) {
+		b.bufs = append(b.bufs, make([]byte, b.bufSize(n)))
+		b.pkts = append(b.pkts, nil)
+	}
+	buf := b.bufs[b.n]
+	if len(buf) < ipv4.MinSize+n {
+		buf = make([]byte, b.bufSize(n))
+		b.bufs[b.n] = buf
+	}
+	return buf[ipv4.MinSize : ipv4.MinSize+n]
+}
+
+// Send implements tcp.Emitter: it writes the IPv4 header into the headroom
+// in front of seg, the way ip_queue_xmit does for TCP: DF set (PMTU
+// discovery is on by default), TTL ip_default_ttl, ID from the socket's
+// counter or 0.
+func (b *batch) Send(t tcp.Tuple, seg []byte) {
+	b.finish(t.LocalAddr, t.RemoteAddr, ipv4.ProtoTCP, len(seg), true)
+}
+
+// finish turns the payload of length n in bufs[b.n] into a complete IP
+// packet and queues it.
+func (b *batch) finish(src, dst [4]byte, proto uint8, n int, df bool) {
+	buf := b.bufs[b.n][:ipv4.MinSize+n]
+	f := ipv4.Fields{
+		TOS:         b.tos,
+		TotalLength: uint16(ipv4.MinSize + n),
+		TTL:         uint8(b.s.opts.IPDefaultTTL),
+		Protocol:    proto,
+		Src:         src,
+		Dst:         dst,
+	}
+	switch {
+	case b.ipID != nil:
+		f.ID = *b.ipID
+		*b.ipID++
+	case !df:
+		f.ID = b.s.nextIPID()
+	}
+	if df {
+		f.Flags = ipv4.FlagDF
+	}
+	ipv4.IPv4(buf).Encode(&f)
+	b.pkts[b.n] = buf
+	b.n++
+	b.s.m.Inc(metrics.IpOutRequests)
+}
+
+// raw returns a buffer for a whole payload of n bytes that the caller fills
+// and then queues with finish (ICMP).
+func (b *batch) raw(n int) []byte { return b.Buffer(n) }
+
+// wake records that c's waiters must be woken with ev after the flush.
+func (b *batch) wake(c *conn, ev tcp.Event) {
+	if ev != 0 {
+		b.wakes = append(b.wakes, wake{c, ev})
+	}
+}
+
+func (b *batch) wakeListener(l *listener) { b.lnWakes = append(b.lnWakes, l) }
+
+// flush writes the queued packets to the device and then wakes waiters.
+// It must be called with no connection or table lock held.
+func (b *batch) flush() {
+	if b.n > 0 {
+		b.s.output(b.pkts[:b.n])
+		clear(b.pkts[:b.n])
+		b.n = 0
+	}
+	for i := range b.wakes {
+		w := &b.wakes[i]
+		w.c.signal(w.ev)
+		w.c = nil
+	}
+	b.wakes = b.wakes[:0]
+	for i, l := range b.lnWakes {
+		l.acceptWait.signal()
+		b.lnWakes[i] = nil
+	}
+	b.lnWakes = b.lnWakes[:0]
+	b.ipID = nil
+	b.tos = 0
+}
+
+// getBatch borrows a batch for an API call or timer; putBatch flushes and
+// returns it.
+func (s *Stack) getBatch() *batch {
+	if b, ok := s.batches.Get().(*batch); ok {
+		return b
+	}
+	return newBatch(s)
+}
+
+func (s *Stack) putBatch(b *batch) {
+	b.flush()
+	s.batches.Put(b)
+}

@@ -1,0 +1,52 @@
+package stack
+
+import (
+	"github.com/ustack/ustack/tcp"
+	"github.com/ustack/ustack/timewait"
+)
+
+// tcpConfig derives the engine's configuration from the options.
+func (o *Options) tcpConfig(mtu int) *tcp.Config {
+	c := tcp.DefaultConfig()
+	c.MTU = mtu
+	c.RMem = o.TCPRmem
+	c.WMem = o.TCPWmem
+	c.Timestamps = uint8(o.TCPTimestamps)
+	c.SACK = o.TCPSack
+	c.WindowScaling = o.TCPWindowScaling
+	c.SynRetries = o.TCPSynRetries
+	c.SynAckRetries = o.TCPSynackRetries
+	c.Retries2 = o.TCPRetries2
+	c.OrphanRetries = o.TCPOrphanRetries
+	c.FinTimeout = o.TCPFinTimeout
+	c.KeepaliveTime = o.TCPKeepaliveTime
+	c.KeepaliveIntvl = o.TCPKeepaliveIntvl
+	c.KeepaliveProbes = o.TCPKeepaliveProbes
+	c.InvalidRateLimit = o.TCPInvalidRatelimit
+	c.CongestionControl = o.TCPCongestionControl
+	return c
+}
+
+// TCPConfig returns the engine configuration these options produce for a
+// link of the given MTU (with a fresh random secret).
+func (o *Options) TCPConfig(mtu int) *tcp.Config { return o.tcpConfig(mtu) }
+
+// timewaitConfig derives the TIME-WAIT configuration.
+func (o *Options) timewaitConfig() timewait.Config {
+	p, err := timewait.ParseProfile(o.TimeWaitProfile)
+	if err != nil {
+		p = timewait.Linux618
+	}
+	c := timewait.DefaultConfig()
+	c.Profile = p
+	c.RFC1337 = o.TCPRFC1337 != 0
+	c.InvalidRateLimit = int64(o.TCPInvalidRatelimit)
+	c.TWRecycle = o.TCPTwRecycle != 0 && p != timewait.Linux618
+	if c.TWRecycle {
+		c.Peers = timewait.NewPeerCache(1024)
+	}
+	return c
+}
+
+// TimewaitConfig returns the TIME-WAIT configuration these options produce.
+func (o *Options) TimewaitConfig() timewait.Config { return o.timewaitConfig() }

@@ -1,0 +1,218 @@
+package stack
+
+import (
+	"context"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/ustack/ustack/tcp"
+	"github.com/ustack/ustack/timewait"
+)
+
+// Dialer holds connect() options beyond the address. The zero value (with
+// Stack set) behaves like Stack.Dial.
+type Dialer struct {
+	Stack *Stack
+	// LocalAddr is bound before connecting (bind(2)); a zero port lets
+	// connect() pick one (PORT-*), an explicit port enables TW-REUSE-8.
+	LocalAddr *net.TCPAddr
+	// ReuseAddr sets SO_REUSEADDR before the bind (PORT-8).
+	ReuseAddr bool
+	// Timeout bounds the handshake; 0 means only the SYN retries do.
+	Timeout time.Duration
+}
+
+// Dial connects to address ("ip:port") over network "tcp" or "tcp4".
+func (s *Stack) Dial(network, address string) (net.Conn, error) {
+	return s.DialContext(context.Background(), network, address)
+}
+
+// DialContext is Dial with a context bounding the handshake.
+func (s *Stack) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	raddr, err := resolve(network, address)
+	if err != nil {
+		return nil, opError("dial", nil, nil, err)
+	}
+	c, err := (&Dialer{Stack: s}).dial(ctx, raddr)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// DialTCP is net.DialTCP on the stack.
+func (s *Stack) DialTCP(network string, laddr, raddr *net.TCPAddr) (*TCPConn, error) {
+	if network != "tcp" && network != "tcp4" {
+		return nil, opError("dial", laddr, raddr, net.UnknownNetworkError(network))
+	}
+	return (&Dialer{Stack: s, LocalAddr: laddr}).dial(context.Background(), raddr)
+}
+
+// DialContext connects with the Dialer's options.
+func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	raddr, err := resolve(network, address)
+	if err != nil {
+		return nil, opError("dial", d.LocalAddr, nil, err)
+	}
+	c, err := d.dial(ctx, raddr)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// dial is tcp_v4_connect: choose the source address and port (bind, or the
+// ephemeral search with TIME-WAIT reuse), hash the connection, send the SYN
+// and wait for the handshake.
+func (d *Dialer) dial(ctx context.Context, raddr *net.TCPAddr) (*TCPConn, error) {
+	s := d.Stack
+	laddr := d.LocalAddr
+	if raddr == nil {
+		return nil, opError("dial", laddr, nil, &net.AddrError{Err: "missing address"})
+	}
+	if d.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.Timeout)
+		defer cancel()
+	}
+	fail := func(err error) (*TCPConn, error) { return nil, opError("dial", laddr, raddr, err) }
+	if s.isClosed() {
+		return fail(net.ErrClosed)
+	}
+	rap := raddr.AddrPort()
+	ra := rap.Addr().Unmap()
+	if !ra.Is4() {
+		return fail(&net.AddrError{Err: "not an IPv4 address", Addr: ra.String()})
+	}
+	dst, rport := ra.As4(), rap.Port()
+	if rport == 0 || ra.IsUnspecified() {
+		return fail(syscall.ECONNREFUSED)
+	}
+	src := s.localAddrFor(dst)
+	var lport uint16
+	if laddr != nil {
+		lap := laddr.AddrPort()
+		if a := lap.Addr().Unmap(); a.IsValid() && !a.IsUnspecified() {
+			if !a.Is4() || !s.isLocal(a.As4()) {
+				return fail(syscall.EADDRNOTAVAIL)
+			}
+			src = a.As4()
+		}
+		lport = lap.Port()
+	}
+
+	c := s.newConn()
+	c.reuse = d.ReuseAddr
+	c.mu.Lock()
+	now := s.clock.Now()
+	var reused *timewait.Record
+	var opts tcp.ActiveOpts
+	// insert is __inet_check_established: the 4-tuple must be free, or
+	// hold a TIME-WAIT record that may be taken over (TW-REUSE-1/2/8), which
+	// is then destroyed (TW-REUSE-10).
+	insert := func(bound bool) func(port uint16) (bool, any) {
+		return func(port uint16) (bool, any) {
+			k := tcp.Tuple{LocalAddr: src, RemoteAddr: dst, LocalPort: port, RemotePort: rport}
+			h := s.flowHash(&k)
+			sh := s.table.shard(h)
+			sh.mu.Lock()
+			defer sh.mu.Unlock()
+			e, ok := sh.m[k]
+			if ok && e.c != nil {
+				return false, nil
+			}
+			var displaced any
+			if e.tw != nil {
+				if !s.reuseCheck(e.tw, now, bound) {
+					return false, nil
+				}
+				reused = e.tw
+				opts.ISN, opts.TSRecent, opts.TSRecentStamp = reuseState(e.tw)
+				opts.HasISN, opts.InheritTS = true, true
+				s.tw.mu.Lock()
+				s.tw.dr.Recycle(e.tw)
+				s.tw.mu.Unlock()
+				displaced = e.tw
+			}
+			c.tuple, c.hash, c.hashed = k, h, true
+			sh.m[k] = entry{c: c}
+			return true, displaced
+		}
+	}
+	var err error
+	if lport != 0 {
+		if _, err = s.ports.bind(src, lport, d.ReuseAddr, false, c); err == nil {
+			c.boundPort, c.ownsPort = true, true
+			if err = s.ports.connectBound(lport, insert(true)); err != nil {
+				s.ports.release(lport, c)
+				c.ownsPort = false
+			}
+		}
+	} else {
+		_, err = s.ports.connectPort(src, dst, rport, c, insert(false))
+		c.ownsPort = err == nil
+	}
+	if err != nil {
+		c.mu.Unlock()
+		return fail(err)
+	}
+	_ = reused
+	opts.NoDelay = true
+	b := s.getBatch()
+	b.ipID = &c.ipID
+	c.tc = tcp.NewActive(s.cfg, s.m, c.tuple, opts, now, b)
+	s.afterEngine(c, b)
+	ch := c.wq.wait()
+	c.mu.Unlock()
+	s.putBatch(b)
+
+	for {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			s.abortDial(c)
+			return fail(ctxErr(ctx.Err()))
+		case <-s.closed:
+			return fail(net.ErrClosed)
+		}
+		c.mu.Lock()
+		st, cerr := c.tc.State(), c.tc.Err()
+		if st == tcp.StateSynSent && cerr == nil {
+			ch = c.wq.wait()
+			c.mu.Unlock()
+			continue
+		}
+		c.mu.Unlock()
+		if cerr != nil {
+			return fail(engineErr(cerr))
+		}
+		if st == tcp.StateClose {
+			return fail(syscall.ECONNREFUSED)
+		}
+		return newTCPConn(s, c), nil
+	}
+}
+
+// abortDial gives up a connect in progress: close() in SYN_SENT sends
+// nothing (CLOSE-8).
+func (s *Stack) abortDial(c *conn) {
+	s.run(c, func(e *tcp.Conn, now tcp.Time, b *batch) {
+		c.userClose = true
+		e.Close(now, b)
+	})
+	c.mu.Lock()
+	if c.hashed {
+		s.unhash(c)
+	}
+	if c.ownsPort {
+		s.ports.release(c.tuple.LocalPort, c)
+		c.ownsPort = false
+	}
+	c.mu.Unlock()
+}
+
+func reuseState(r *timewait.Record) (isn, tsRecent uint32, tsStamp int64) {
+	w, t, st := r.ReuseState()
+	return w, t, int64(st)
+}

@@ -1,0 +1,228 @@
+// Package stack is ustack's network layer and socket layer: the IPv4 input
+// and output path (validation like ip_rcv_core, reassembly, ICMP echo), the
+// single established table holding full connections and TIME-WAIT records,
+// listeners, the ephemeral port allocator, the packet workers and the timer
+// loop, and the net.Conn / net.Listener API on top of the tcp engine.
+//
+// # Concurrency
+//
+// A reader goroutine reads batches from the device and hands each packet to
+// one of N fixed workers chosen by a hash of its 4-tuple, so the segments of
+// one flow are processed in order by one goroutine. A worker holds only the
+// connection's lock while it runs the engine; the engine writes its output
+// into the worker's batch, which is written to the device, and the waiters
+// woken, after the lock is released. One timer goroutine fires connection
+// timers (timewait/wheel), TIME-WAIT expiry and reassembly timeouts.
+//
+// With Options.Manual none of these goroutines run: DeliverPacket processes
+// a packet on the caller's goroutine and a VirtualClock fires the timers
+// from Advance. Packet-level tests use that mode.
+//
+// Lock order: listener.mu -> conn.mu -> ports.mu -> table shard mu ->
+// timer mu. No lock is held across a device write or a wake-up.
+package stack
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ustack/ustack/metrics"
+	"github.com/ustack/ustack/stack/ipv4"
+	"github.com/ustack/ustack/tcp"
+	"github.com/ustack/ustack/tun"
+)
+
+// Stack is one instance of the TCP/IP stack over one device. Several stacks
+// can run side by side in one process; they share nothing.
+type Stack struct {
+	opts  Options
+	cfg   *tcp.Config
+	clock Clock
+	dev   tun.Device
+	mtu   int
+	m     *metrics.Counters
+	addrs [][4]byte
+
+	table     table
+	listeners listenTable
+	ports     portTable
+	tw        *twState
+	timers    timerState
+	frag      reassembler
+
+	batches sync.Pool // *batch for API calls and timers
+	ipID    atomic.Uint32
+	seed    uint64 // flow hash seed
+
+	workers []*worker
+	rd      reader
+
+	closeOnce sync.Once
+	closed    chan struct{}
+	wg        sync.WaitGroup
+	outErr    atomic.Uint64
+}
+
+// ErrNoAddress is returned by New when Options.Addrs is empty.
+var ErrNoAddress = errors.New("stack: no local IPv4 address configured")
+
+// New creates a stack on dev. Unless opts.Manual is set it starts the reader,
+// the workers and (with a real clock) the timer goroutine; Close stops them.
+func New(dev tun.Device, opts Options) (*Stack, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	s := &Stack{opts: opts, dev: dev, closed: make(chan struct{})}
+	s.opts.Addrs = append([]netip.Addr(nil), opts.Addrs...)
+	s.opts.IPLocalReservedPorts = append([][2]int(nil), opts.IPLocalReservedPorts...)
+	for _, a := range opts.Addrs {
+		if !a.Is4() {
+			return nil, fmt.Errorf("stack: address %v is not IPv4", a)
+		}
+		s.addrs = append(s.addrs, a.As4())
+	}
+	if len(s.addrs) == 0 {
+		return nil, ErrNoAddress
+	}
+	s.mtu = 1500
+	if dev != nil && dev.MTU() > 0 {
+		s.mtu = dev.MTU()
+	}
+	s.clock = opts.Clock
+	if s.clock == nil {
+		s.clock = NewRealClock()
+	}
+	s.m = metrics.New()
+	s.cfg = opts.tcpConfig(s.mtu)
+	s.seed = rand.Uint64()
+	s.ipID.Store(rand.Uint32())
+	s.table.init()
+	s.listeners.init()
+	s.ports.init(s)
+	s.tw = newTWState(s)
+	s.timers.init(s.clock.Now())
+	s.frag.init(s)
+
+	driven := s.clock.attach(s)
+	if !opts.Manual {
+		s.startWorkers(opts.workers())
+	}
+	if !driven {
+		s.wg.Add(1)
+		go s.timerLoop()
+	}
+	return s, nil
+}
+
+// Close stops the stack's goroutines and closes the device. Connections are
+// abandoned without sending anything, like a network namespace going away.
+func (s *Stack) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.clock.detach(s)
+		if s.dev != nil {
+			err = s.dev.Close()
+		}
+		s.stopWorkers()
+		s.timers.wake()
+		s.wg.Wait()
+		s.abandonAll()
+	})
+	return err
+}
+
+func (s *Stack) isClosed() bool {
+	select {
+	case <-s.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Counters returns the stack's MIB counters.
+func (s *Stack) Counters() *metrics.Counters { return s.m }
+
+// Options returns a copy of the options the stack was created with.
+func (s *Stack) Options() Options { return s.opts }
+
+// Clock returns the stack's clock.
+func (s *Stack) Clock() Clock { return s.clock }
+
+// Config returns the engine configuration derived from the options.
+func (s *Stack) Config() *tcp.Config { return s.cfg }
+
+// output writes finished packets to the device. Workers, timers and API
+// calls write concurrently: devices accept concurrent writes (a TUN write
+// is one write(2) per packet). No lock of ours is held here, so a device
+// may even deliver synchronously into another stack.
+func (s *Stack) output(pkts [][]byte) {
+	if s.dev == nil {
+		return
+	}
+	for len(pkts) > 0 {
+		n, err := s.dev.Write(pkts, 0)
+		if err != nil {
+			// The rest of the batch is lost, like packets dropped by a
+			// full qdisc: retransmission recovers.
+			s.outErr.Add(uint64(len(pkts)))
+			s.m.Add(metrics.IpOutDiscards, uint64(len(pkts)-n))
+			break
+		}
+		if n <= 0 {
+			break
+		}
+		pkts = pkts[n:]
+	}
+}
+
+// nextIPID returns an IP ID for packets sent without DF and without a
+// socket counter (ICMP replies). Linux hashes into a table of counters
+// (__ip_select_ident); one stack-wide counter starting at random serves
+// the same purpose.
+func (s *Stack) nextIPID() uint16 { return uint16(s.ipID.Add(1)) }
+
+// isLocal reports whether a is one of the stack's addresses.
+func (s *Stack) isLocal(a [4]byte) bool {
+	for _, l := range s.addrs {
+		if l == a {
+			return true
+		}
+	}
+	return false
+}
+
+func isBroadcast(a [4]byte) bool { return a == [4]byte{255, 255, 255, 255} }
+
+// flowHash mixes a 4-tuple into a well-spread 64-bit value; the seed keeps
+// remote peers from steering flows into one worker or table shard.
+func (s *Stack) flowHash(t *tcp.Tuple) uint64 {
+	x := uint64(t.LocalAddr[0])<<24 | uint64(t.LocalAddr[1])<<16 | uint64(t.LocalAddr[2])<<8 | uint64(t.LocalAddr[3])
+	y := uint64(t.RemoteAddr[0])<<24 | uint64(t.RemoteAddr[1])<<16 | uint64(t.RemoteAddr[2])<<8 | uint64(t.RemoteAddr[3])
+	h := s.seed ^ (x<<32 | y)
+	h ^= uint64(t.LocalPort)<<16 | uint64(t.RemotePort) | 0x9e3779b97f4a7c15
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
+
+var _ tcp.Emitter = (*batch)(nil)
+
+// localAddrFor picks the source address for a connection to dst: dst itself
+// when it is ours (a connection to self), else the first address.
+func (s *Stack) localAddrFor(dst [4]byte) [4]byte {
+	if s.isLocal(dst) {
+		return dst
+	}
+	return s.addrs[0]
+}
+
+var _ = ipv4.MinSize

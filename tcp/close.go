@@ -1,0 +1,284 @@
+package tcp
+
+import (
+	"io"
+	"syscall"
+	"time"
+
+	"github.com/ustack/ustack/metrics"
+	"github.com/ustack/ustack/tcp/cc"
+)
+
+// Read copies received data into p (tcp_recvmsg). (0, nil) means no data
+// yet; io.EOF follows the peer's FIN; the connection error follows a reset.
+func (c *Conn) Read(p []byte, now Time, e Emitter) (int, error) {
+	if c.rbuf.n == 0 {
+		if c.err != 0 {
+			return 0, c.err
+		}
+		if c.finRcvd || c.rdShut || c.state == StateClose {
+			return 0, io.EOF
+		}
+		return 0, nil
+	}
+	n := c.rbuf.readAt(0, p[:min(len(p), c.rbuf.n)])
+	c.rbuf.discard(n)
+	c.copiedSeq += uint32(n)
+	c.rcvSpaceAdjust(now)
+	c.cleanupRbuf(n, now, e)
+	return n, nil
+}
+
+// cleanupRbuf is tcp_cleanup_rbuf: after a read, send a window update if
+// the window at least doubled, or the delayed ACK if it is due anyway.
+func (c *Conn) cleanupRbuf(copied int, now Time, e Emitter) {
+	if c.state == StateClose || c.state == StateSynSent || c.state == StateTimeWait {
+		return
+	}
+	timeToAck := false
+	if c.ackPending && (c.rcvNxt-c.rcvWup > uint32(c.rcvMSS) ||
+		// The read emptied the buffer of a small pushed segment on a
+		// one-way connection: ACK now rather than on the timer.
+		(copied > 0 && (c.ackPushed2 || (c.ackPushed && c.pingpong == 0)) && c.rbuf.n == 0)) {
+		timeToAck = true
+	}
+	if !timeToAck && copied > 0 && !c.rdShut {
+		cur := c.receiveWindow()
+		if 2*cur <= c.winClamp {
+			if nw := c.chooseWindow(); nw != 0 && nw >= 2*cur {
+				timeToAck = true
+			}
+		}
+	}
+	if timeToAck {
+		c.sendAck(now, e)
+	}
+}
+
+// Write copies p into the send buffer (tcp_sendmsg) and pushes what may go.
+// (0, nil) means the buffer is full.
+func (c *Conn) Write(p []byte, now Time, e Emitter) (int, error) {
+	if c.err != 0 {
+		return 0, c.err
+	}
+	if c.wrShut || c.finQueued {
+		return 0, syscall.EPIPE
+	}
+	switch c.state {
+	case StateEstablished, StateCloseWait:
+	case StateSynSent, StateSynRecv:
+		return 0, nil // wait for the handshake
+	default:
+		return 0, syscall.EPIPE
+	}
+	if c.sndNxt == c.sndUna && c.cfg.SlowStartAfterIdle {
+		// tcp_slow_start_after_idle_check: idle longer than an RTO restarts cwnd.
+		if idle := now - c.lastSend; c.lastSend != 0 && time.Duration(idle) > c.rto {
+			cc.RestartCwnd(c.ca, &c.snd, c.cfg.InitCwnd, int64(idle), int64(c.rto), c.caState == cc.CWR || c.caState == cc.Recovery, int64(now))
+		}
+	}
+	n := c.sbuf.write(p)
+	if n == 0 {
+		return 0, nil
+	}
+	c.writeSeq += uint32(n)
+	c.pushSeq = c.writeSeq
+	c.pushPending(now, e, false)
+	return n, nil
+}
+
+// Shutdown is tcp_shutdown (CLOSE-18) plus the receive-side flag.
+func (c *Conn) Shutdown(read, write bool, now Time, e Emitter) error {
+	if c.state == StateClose && c.err == 0 && !c.finRcvd {
+		return syscall.ENOTCONN
+	}
+	if read {
+		c.rdShut = true
+		c.events |= EventReadable
+	}
+	if write && !c.wrShut {
+		switch c.state {
+		case StateEstablished, StateSynSent, StateCloseWait, StateSynRecv:
+			c.wrShut = true
+			c.closeState(now, e)
+			c.events |= EventWritable
+		}
+	}
+	return nil
+}
+
+// closeState is tcp_close_state + tcp_send_fin (CLOSE-8, CLOSE-11).
+func (c *Conn) closeState(now Time, e Emitter) {
+	switch c.state {
+	case StateEstablished, StateSynRecv:
+		c.setState(StateFinWait1)
+		c.sendFin(now, e)
+	case StateCloseWait:
+		c.setState(StateLastAck)
+		c.sendFin(now, e)
+	case StateSynSent:
+		c.done()
+	case StateFinWait1, StateFinWait2, StateClosing, StateLastAck:
+	default:
+		c.done()
+	}
+}
+
+// sendFin queues our FIN after pending data and pushes with Nagle off.
+func (c *Conn) sendFin(now Time, e Emitter) {
+	if c.finQueued {
+		return
+	}
+	c.finQueued = true
+	c.writeSeq++
+	if c.state == StateFinWait1 && c.sndNxt == c.iss+1 && c.sndUna == c.iss && c.retransTS != 0 {
+		// Still in the handshake (SYN_RECV close): the FIN waits for the ACK.
+		return
+	}
+	c.pushPending(now, e, true)
+	if c.sndNxt != c.writeSeq && c.sndNxt == c.sndUna && c.rtoAt == 0 {
+		c.checkProbeTimer(now)
+	}
+}
+
+// hasUnreadData is CLOSE-3: data beyond copied_seq, a FIN alone does not count.
+func (c *Conn) hasUnreadData() bool { return c.rbuf.n > 0 }
+
+// Close is tcp_close (CLOSE-1..17): RST on unread data, RST on zero linger,
+// otherwise FIN per the close table; the connection becomes an orphan that
+// timers and segments drive to its end.
+func (c *Conn) Close(now Time, e Emitter) {
+	c.rdShut, c.wrShut = true, true
+	if c.state == StateClose {
+		c.done() // CLOSE-4
+		return
+	}
+	c.orphan = true
+	unread := c.hasUnreadData()
+	c.copiedSeq += uint32(c.rbuf.n)
+	c.rbuf.discard(c.rbuf.n)
+	c.ooo.clear()
+	switch {
+	case unread:
+		// CLOSE-6
+		old := c.state
+		c.setState(StateClose)
+		if old != StateSynSent && old != StateListen {
+			c.sendActiveReset(now, e)
+		}
+		c.inc(metrics.TcpExtTCPAbortOnClose)
+		c.done()
+		return
+	case c.lingerOn && c.lingerSecs == 0:
+		c.inc(metrics.TcpExtTCPAbortOnData) // CLOSE-7
+		c.disconnect(now, e)
+		return
+	}
+	c.closeState(now, e)
+	if c.state == StateFinWait2 {
+		// CLOSE-15 / FW2-2
+		if c.linger2 < 0 {
+			c.setState(StateClose)
+			c.sendActiveReset(now, e)
+			c.inc(metrics.TcpExtTCPAbortOnLinger)
+			c.done()
+			return
+		}
+		tmo := c.finTime()
+		if tmo > timeWaitLen {
+			c.keepAt = now.add(tmo - timeWaitLen)
+		} else {
+			c.enterTimeWait(StateFinWait2, tmo, now)
+		}
+	}
+}
+
+// Abort resets the connection from our side (CLOSE-9, tcp_disconnect).
+func (c *Conn) Abort(now Time, e Emitter) { c.disconnect(now, e) }
+
+func (c *Conn) disconnect(now Time, e Emitter) {
+	old := c.state
+	if old == StateSynRecv && c.passive {
+		old = StateClose // a request socket goes away silently (CLOSE-2)
+	}
+	switch old {
+	case StateEstablished, StateCloseWait, StateFinWait1, StateFinWait2, StateSynRecv:
+		c.setState(StateClose)
+		c.sendActiveReset(now, e)
+	case StateClosing, StateLastAck:
+		if c.sndNxt != c.writeSeq {
+			c.setState(StateClose)
+			c.sendActiveReset(now, e)
+		}
+	case StateSynSent:
+		c.err = syscall.ECONNRESET
+		c.events |= EventError
+	}
+	c.copiedSeq += uint32(c.rbuf.n)
+	c.rbuf.discard(c.rbuf.n)
+	c.ooo.clear()
+	c.done()
+}
+
+// orphanReachedFW2 is FW2-4: an orphan whose FIN was just acknowledged.
+// It returns true when the segment was consumed.
+func (c *Conn) orphanReachedFW2(seg *Segment, now Time, e Emitter) bool {
+	if c.linger2 < 0 {
+		c.abortOnData(seg, e)
+		return true
+	}
+	plen := uint32(len(seg.Payload))
+	if plen > 0 && after(seg.Seq+plen, c.rcvNxt) {
+		c.abortOnData(seg, e)
+		return true
+	}
+	tmo := c.finTime()
+	switch {
+	case tmo > timeWaitLen:
+		c.keepAt = now.add(tmo - timeWaitLen)
+	case seg.Flags&0x01 != 0: // FIN present: stay a full socket, FIN processing follows
+		c.keepAt = now.add(tmo)
+	default:
+		c.enterTimeWait(StateFinWait2, tmo, now)
+		return true
+	}
+	return false
+}
+
+// enterTimeWait is tcp_time_wait (TW-ENTER-5/6): capture the record's
+// contents, raise EventTimeWait and leave the connection in CLOSE for the
+// stack to replace. With Config.NoTimeWaitRecords a TIME_WAIT stays here
+// for 60 s instead (FIN_WAIT2 substates then simply time out).
+func (c *Conn) enterTimeWait(sub State, timeo time.Duration, now Time) {
+	timeo = max(timeo, c.rto35())
+	if sub == StateTimeWait {
+		timeo = timeWaitLen
+	}
+	rw := int32(c.rcvWup + c.rcvWnd - c.rcvNxt)
+	c.twInfo = TimeWaitInfo{
+		Substate:  sub,
+		RcvNxt:    c.rcvNxt,
+		SndNxt:    c.sndNxt,
+		RcvWnd:    uint32(max(rw, 0)),
+		RcvWScale: c.rcvWScale,
+		HasTS:     c.tsOK,
+		TSOffset:  c.tsOffset,
+		Timeout:   timeo,
+		RTO:       c.rto,
+	}
+	if c.tsOK {
+		c.twInfo.TSRecent, c.twInfo.TSRecentStamp = c.tsRecent, c.tsStamp
+	}
+	c.wantTW = true
+	c.twSubstate, c.twTimeout = sub, timeo
+	if c.cfg.NoTimeWaitRecords {
+		c.setState(StateTimeWait)
+		c.stopTimers()
+		c.rdShut, c.wrShut = true, true
+		c.twAt = now.add(timeo)
+		c.events |= EventReadable | EventWritable
+		return
+	}
+	c.events |= EventTimeWait
+	c.done()
+}

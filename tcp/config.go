@@ -1,0 +1,186 @@
+package tcp
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"math/bits"
+	"time"
+)
+
+// Config holds the sysctl-derived knobs of one stack. It is read-only once
+// connections use it; every stack has its own (no package-level state).
+// Durations are in nanoseconds of the stack clock.
+type Config struct {
+	// MTU of the link; our advertised MSS is MTU - 40.
+	MTU int
+	// RMem and WMem are net.ipv4.tcp_rmem / tcp_wmem (min, default, max).
+	RMem, WMem [3]int
+
+	Timestamps    uint8 // tcp_timestamps: 0 off, 1 on with keyed offset, 2 on without offset
+	SACK          bool  // tcp_sack
+	WindowScaling bool  // tcp_window_scaling
+	DSACK         bool  // tcp_dsack
+
+	SynRetries    int // tcp_syn_retries (6)
+	SynAckRetries int // tcp_synack_retries (5)
+	Retries2      int // tcp_retries2 (15)
+	OrphanRetries int // tcp_orphan_retries (0 means 8)
+	Reordering    int // tcp_reordering (3)
+	EarlyRetrans  int // tcp_early_retrans (3: tail loss probes on)
+	InitCwnd      uint32
+	// SlowStartAfterIdle is tcp_slow_start_after_idle (default on).
+	SlowStartAfterIdle bool
+
+	FinTimeout       time.Duration // tcp_fin_timeout (60 s)
+	KeepaliveTime    time.Duration // tcp_keepalive_time (7200 s)
+	KeepaliveIntvl   time.Duration // tcp_keepalive_intvl (75 s)
+	KeepaliveProbes  int           // tcp_keepalive_probes (9)
+	InvalidRateLimit time.Duration // tcp_invalid_ratelimit (500 ms)
+
+	RTOMin  time.Duration // TCP_RTO_MIN (200 ms)
+	RTOMax  time.Duration // TCP_RTO_MAX (120 s)
+	RTOInit time.Duration // TCP_TIMEOUT_INIT (1 s)
+
+	// DelAckMin / DelAckMax are TCP_DELACK_MIN (40 ms) / TCP_DELACK_MAX (200 ms);
+	// ATOMin is TCP_ATO_MIN (40 ms).
+	DelAckMin, DelAckMax, ATOMin time.Duration
+
+	// CongestionControl names the tcp/cc algorithm ("cubic", "reno").
+	CongestionControl string
+
+	// NoTimeWaitRecords keeps a closed connection in a plain 60 s TIME_WAIT
+	// inside the Conn instead of asking the stack (EventTimeWait) to replace
+	// it by a record. It is the fallback for stacks without records.
+	NoTimeWaitRecords bool
+
+	// Secret keys the ISN and timestamp-offset hashes (RFC 6528).
+	Secret [16]byte
+}
+
+// DefaultConfig returns Linux 6.18's defaults with a fresh random secret.
+func DefaultConfig() *Config {
+	c := &Config{
+		MTU:                1500,
+		RMem:               [3]int{4096, 131072, 6 << 20},
+		WMem:               [3]int{4096, 16384, 4 << 20},
+		Timestamps:         1,
+		SACK:               true,
+		WindowScaling:      true,
+		DSACK:              true,
+		SynRetries:         6,
+		SynAckRetries:      5,
+		Retries2:           15,
+		OrphanRetries:      0,
+		Reordering:         3,
+		EarlyRetrans:       3,
+		InitCwnd:           10,
+		SlowStartAfterIdle: true,
+		FinTimeout:         60 * time.Second,
+		KeepaliveTime:      7200 * time.Second,
+		KeepaliveIntvl:     75 * time.Second,
+		KeepaliveProbes:    9,
+		InvalidRateLimit:   500 * time.Millisecond,
+		RTOMin:             200 * time.Millisecond,
+		RTOMax:             120 * time.Second,
+		RTOInit:            time.Second,
+		DelAckMin:          40 * time.Millisecond,
+		DelAckMax:          200 * time.Millisecond,
+		ATOMin:             40 * time.Millisecond,
+		CongestionControl:  "cubic",
+	}
+	_, _ = rand.Read(c.Secret[:])
+	return c
+}
+
+// Fixed kernel constants that are not sysctls.
+const (
+	timeWaitLen     = 60 * time.Second // TCP_TIMEWAIT_LEN
+	pawsWrapSeconds = 2147             // TCP_PAWS_WRAP: ts_recent expiry (s)
+	pawsMSLSeconds  = 60               // TCP_PAWS_MSL
+	pawsWindow      = 1                // TCP_PAWS_WINDOW
+	maxQuickAcks    = 16               // TCP_MAX_QUICKACKS
+	defaultMSS      = 536              // TCP_MSS_DEFAULT when the SYN has none
+	minMSS          = 88               // TCP_MIN_MSS
+	maxWScale       = 14               // TCP_MAX_WSCALE
+)
+
+func (cfg *Config) advMSS() int {
+	m := cfg.MTU - 40
+	if m < minMSS {
+		m = minMSS
+	}
+	return m
+}
+
+// ISN returns the secure initial sequence number of RFC 6528 as Linux's
+// secure_tcp_seq computes it: a keyed hash of the 4-tuple plus a clock
+// ticking every 64 ns.
+func ISN(cfg *Config, t Tuple, now Time) uint32 {
+	h := siphash24(cfg.Secret, tupleWords(t, true))
+	return uint32(h) + uint32(uint64(now)>>6)
+}
+
+// TSOffset returns the timestamp offset of connections between the two
+// addresses of t (secure_tcp_ts_off: keyed by the address pair, so every
+// incarnation of a 4-tuple continues the same TS clock). 0 when
+// tcp_timestamps is not 1.
+func TSOffset(cfg *Config, t Tuple) uint32 {
+	if cfg.Timestamps != 1 {
+		return 0
+	}
+	return uint32(siphash24(cfg.Secret, tupleWords(t, false)) >> 32)
+}
+
+func tupleWords(t Tuple, ports bool) [2]uint64 {
+	var w [2]uint64
+	w[0] = uint64(binary.BigEndian.Uint32(t.LocalAddr[:]))<<32 | uint64(binary.BigEndian.Uint32(t.RemoteAddr[:]))
+	if ports {
+		w[1] = uint64(t.LocalPort)<<16 | uint64(t.RemotePort) | 1<<40
+	} else {
+		w[1] = 2 << 40 // domain separation from the ISN hash
+	}
+	return w
+}
+
+// siphash24 is SipHash-2-4 of two 64-bit words under a 128-bit key.
+func siphash24(key [16]byte, m [2]uint64) uint64 {
+	k0 := binary.LittleEndian.Uint64(key[0:])
+	k1 := binary.LittleEndian.Uint64(key[8:])
+	v0 := k0 ^ 0x736f6d6570736575
+	v1 := k1 ^ 0x646f72616e646f6d
+	v2 := k0 ^ 0x6c7967656e657261
+	v3 := k1 ^ 0x7465646279746573
+	round := func() {
+		v0 += v1
+		v1 = bits.RotateLeft64(v1, 13)
+		v1 ^= v0
+		v0 = bits.RotateLeft64(v0, 32)
+		v2 += v3
+		v3 = bits.RotateLeft64(v3, 16)
+		v3 ^= v2
+		v0 += v3
+		v3 = bits.RotateLeft64(v3, 21)
+		v3 ^= v0
+		v2 += v1
+		v1 = bits.RotateLeft64(v1, 17)
+		v1 ^= v2
+		v2 = bits.RotateLeft64(v2, 32)
+	}
+	for _, w := range m {
+		v3 ^= w
+		round()
+		round()
+		v0 ^= w
+	}
+	b := uint64(16) << 56
+	v3 ^= b
+	round()
+	round()
+	v0 ^= b
+	v2 ^= 0xff
+	round()
+	round()
+	round()
+	round()
+	return v0 ^ v1 ^ v2 ^ v3
+}

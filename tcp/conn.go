@@ -1,0 +1,433 @@
+package tcp
+
+import (
+	"syscall"
+	"time"
+
+	"github.com/ustack/ustack/metrics"
+	"github.com/ustack/ustack/tcp/cc"
+)
+
+// Conn is one TCP connection (struct tcp_sock). It does no I/O of its own,
+// reads no clock and holds no lock: the stack serializes the calls, passes
+// the time and an Emitter, and collects Events afterwards.
+type Conn struct {
+	cfg   *Config
+	m     *metrics.Counters
+	tuple Tuple
+	state State
+	err   syscall.Errno
+
+	events Event
+
+	// Flags of the socket's life.
+	orphan     bool // closed by the application (SOCK_DEAD)
+	rdShut     bool // RCV_SHUTDOWN
+	wrShut     bool // SEND_SHUTDOWN (FIN queued or connection gone)
+	finQueued  bool // our FIN occupies sequence writeSeq-1
+	finRcvd    bool // the peer's FIN was consumed (rcvNxt counts it)
+	wantTW     bool // EventTimeWait raised, TimeWaitInfo valid
+	twSubstate State
+	twTimeout  time.Duration
+	twInfo     TimeWaitInfo
+
+	// Send sequence space (RFC 9293 names, Linux meanings).
+	iss       uint32
+	sndUna    uint32
+	sndNxt    uint32
+	sndMax    uint32 // highest sequence ever sent (snd_nxt before an RTO rewind)
+	writeSeq  uint32 // end of queued data (+1 with a queued FIN)
+	sndWnd    uint32 // peer's window in bytes (already scaled)
+	sndWl1    uint32
+	maxWindow uint32
+	sndSml    uint32 // end of the last small segment sent (Minshall's Nagle)
+	pushSeq   uint32 // end of the most recent write (PSH goes there)
+	sndWScale uint8
+	mssCache  int // effective send MSS (peer's MSS minus options we always send)
+	advMSS    int // our MSS announcement
+	mssClamp  int // peer's MSS option (or 536)
+	userMSS   int // TCP_MAXSEG
+	sbuf      ring
+
+	// Receive sequence space.
+	irs       uint32
+	rcvNxt    uint32
+	rcvWnd    uint32 // last window we advertised, in bytes
+	rcvWup    uint32 // rcvNxt at that announcement
+	copiedSeq uint32
+	rcvWScale uint8
+	rcvSSThr  uint32 // rcv_ssthresh
+	winClamp  uint32 // window_clamp
+	rcvMSS    int    // icsk_ack.rcv_mss estimate of the peer's segment size
+	rbuf      ring
+	rs        rcvSpace
+	ooo       oooQueue
+	finSeq    uint32 // sequence of an out-of-order FIN
+	oooFin    bool
+	dsack     bool
+	dsackBlk  sackBlock
+
+	// Options negotiated.
+	tsOK     bool
+	sackOK   bool
+	wscaleOK bool
+	tsOffset uint32
+	tsRecent uint32
+	tsStamp  int64 // ts_recent_stamp in seconds, 0 = none
+
+	// RTT and timers.
+	srttUs     int64 // srtt << 3, microseconds
+	mdevUs     int64 // mdev << 2
+	mdevMaxUs  int64
+	rttvarUs   int64
+	rttSeq     uint32
+	rto        time.Duration
+	backoff    int
+	retrans    int  // icsk_retransmits
+	retransTS  Time // retrans_stamp: first transmission of the oldest unacked retransmitted data (0 none)
+	rtoAt      Time // retransmit / SYN retransmit / zero-window probe
+	probeMode  bool // rtoAt is the persist (probe0) timer
+	tlpMode    bool // rtoAt is the tail loss probe timer
+	tlpHigh    uint32
+	tlpActive  bool   // a probe is outstanding (tlp_high_seq != 0)
+	tlpRetrans bool   // the probe was a retransmission
+	lastSegSeq uint32 // the most recent new segment, for the probe
+	lastSegLen uint32
+	probesOut  int
+	delackAt   Time
+	keepAt     Time // keepalive / FIN_WAIT2 timer
+	twAt       Time // TIME_WAIT fallback expiry
+	lastRcv    Time // rcv_tstamp: last ACK received
+	lastSend   Time // lsndtime
+	lastOOWAck Time // tcp_oow_rate_limited stamp (0 never)
+	txlog      txLog
+	synPending bool // our SYN is not acknowledged yet
+
+	// Delayed ACK engine (icsk_ack).
+	ackPending  bool
+	ackNow      bool
+	ackPushed   bool // ICSK_ACK_PUSHED
+	ackPushed2  bool // ICSK_ACK_PUSHED2
+	segFlags    uint8
+	lastSegSize int
+	quick       int
+	pingpong    int
+	ato         time.Duration
+	lrcvTime    Time
+
+	// Congestion control.
+	ca        cc.Algorithm
+	hystart   cc.HyStartReporter // ca, when it reports HyStart exits
+	snd       cc.Sender
+	caState   cc.CAState
+	highSeq   uint32 // recovery point
+	lostHigh  uint32 // bytes in [sndUna, lostHigh) not SACKed are lost
+	rtxNext   uint32 // next lost byte to retransmit
+	dupAcks   int
+	priorCwnd uint32
+	prrDeliv  uint32
+	prrOut    uint32
+	sacked    scoreboard
+
+	maxPktsOut     uint32 // max_packets_out in the current window
+	wasCwndLimited bool   // is_cwnd_limited
+	cwndUsageSeq   uint32
+	lastRTTus      int64
+	rtoArmedAt     Time
+
+	// Socket options.
+	noDelay    bool
+	cork       bool
+	keepalive  bool
+	keepIdle   time.Duration
+	keepIntvl  time.Duration
+	keepCnt    int
+	lingerOn   bool
+	lingerSecs int
+	linger2    time.Duration // 0 = sysctl; <0 = reset instead of FIN_WAIT2
+	userTO     time.Duration
+	rcvBufSet  int
+	sndBufSet  int
+
+	// Active-open state.
+	synSentAt Time // first SYN transmission (for PAWSActive)
+	passive   bool // created by NewPassive (request-socket rules in SYN_RECV)
+	inheritTS bool
+}
+
+// Info is the connection state ss / TCP_INFO report.
+type Info struct {
+	State      State
+	RTO        time.Duration
+	SRTT       time.Duration
+	RTTVar     time.Duration
+	SndMSS     int
+	AdvMSS     int
+	RcvMSS     int
+	Cwnd       uint32
+	SSThresh   uint32
+	CAState    cc.CAState
+	Retrans    int
+	Backoff    int
+	SndWnd     uint32
+	RcvWnd     uint32
+	RcvWScale  uint8
+	SndWScale  uint8
+	UnackedB   uint32 // bytes in flight
+	SendQueue  int    // bytes not yet acknowledged (SIOCOUTQ)
+	RecvQueue  int    // bytes readable (SIOCINQ)
+	Timestamps bool
+	SACK       bool
+	Orphan     bool
+	NextTimer  Time
+}
+
+// TimeWaitInfo is what a TIME-WAIT record keeps of the connection
+// (TW-ENTER-5) plus the substate and timeout chosen by TW-ENTER-6.
+type TimeWaitInfo struct {
+	Substate      State // StateTimeWait or StateFinWait2
+	RcvNxt        uint32
+	SndNxt        uint32
+	RcvWnd        uint32 // bytes, unscaled
+	RcvWScale     uint8
+	HasTS         bool
+	TSRecent      uint32
+	TSRecentStamp int64 // seconds
+	TSOffset      uint32
+	Timeout       time.Duration
+	RTO           time.Duration
+}
+
+// State returns the connection state.
+func (c *Conn) State() State { return c.state }
+
+// Tuple returns the connection's 4-tuple.
+func (c *Conn) Tuple() Tuple { return c.tuple }
+
+// Err returns the error that ended the connection (a syscall.Errno), or nil.
+func (c *Conn) Err() error {
+	if c.err == 0 {
+		return nil
+	}
+	return c.err
+}
+
+// TakeEvents returns and clears the accumulated events.
+func (c *Conn) TakeEvents() Event {
+	e := c.events
+	c.events = 0
+	return e
+}
+
+// TimeWaitInfo returns the record contents; valid after EventTimeWait.
+func (c *Conn) TimeWaitInfo() TimeWaitInfo { return c.twInfo }
+
+// Info returns a TCP_INFO-like snapshot.
+func (c *Conn) Info() Info {
+	return Info{
+		State:      c.state,
+		RTO:        c.rto,
+		SRTT:       time.Duration(c.srttUs>>3) * time.Microsecond,
+		RTTVar:     time.Duration(c.rttvarUs>>2) * time.Microsecond,
+		SndMSS:     c.mssCache,
+		AdvMSS:     c.advMSS,
+		RcvMSS:     c.rcvMSS,
+		Cwnd:       c.snd.Cwnd,
+		SSThresh:   c.snd.SSThresh,
+		CAState:    c.caState,
+		Retrans:    c.retrans,
+		Backoff:    c.backoff,
+		SndWnd:     c.sndWnd,
+		RcvWnd:     c.rcvWnd,
+		RcvWScale:  c.rcvWScale,
+		SndWScale:  c.sndWScale,
+		UnackedB:   c.sndNxt - c.sndUna,
+		SendQueue:  c.sbuf.n,
+		RecvQueue:  c.rbuf.n,
+		Timestamps: c.tsOK,
+		SACK:       c.sackOK,
+		Orphan:     c.orphan,
+		NextTimer:  c.NextTimer(),
+	}
+}
+
+// Readable reports whether Read would return data, EOF or an error.
+func (c *Conn) Readable() bool {
+	return c.rbuf.n > 0 || c.finRcvd || c.rdShut || c.err != 0 || c.state == StateClose
+}
+
+// Writable reports whether Write would accept at least one byte.
+func (c *Conn) Writable() bool {
+	if c.wrShut || c.err != 0 || c.state == StateClose {
+		return true // the write fails at once
+	}
+	return c.sbuf.free() > 0 && (c.state == StateEstablished || c.state == StateCloseWait)
+}
+
+// SetNoDelay sets TCP_NODELAY; turning it on pushes pending data.
+func (c *Conn) SetNoDelay(on bool, now Time, e Emitter) {
+	c.noDelay = on
+	if on {
+		c.pushPending(now, e, true)
+	}
+}
+
+// SetCork sets TCP_CORK; uncorking pushes pending data.
+func (c *Conn) SetCork(on bool, now Time, e Emitter) {
+	c.cork = on
+	if !on {
+		c.pushPending(now, e, true)
+	}
+}
+
+// SetKeepAlive sets SO_KEEPALIVE and TCP_KEEPIDLE/KEEPINTVL/KEEPCNT
+// (zero values keep the sysctl defaults).
+func (c *Conn) SetKeepAlive(on bool, idle, intvl time.Duration, cnt int, now Time) {
+	c.keepalive = on
+	c.keepIdle, c.keepIntvl, c.keepCnt = idle, intvl, cnt
+	if on && c.isSynchronized() && c.state != StateFinWait2 {
+		c.keepAt = now.add(c.keepIdleTime())
+	} else if !on && c.state != StateFinWait2 {
+		c.keepAt = 0
+	}
+}
+
+// SetLinger sets SO_LINGER.
+func (c *Conn) SetLinger(on bool, secs int) { c.lingerOn, c.lingerSecs = on, secs }
+
+// SetLinger2 sets TCP_LINGER2 as Linux 6.18 stores it (FW2-8): negative
+// means reset instead of FIN_WAIT2, 0 means tcp_fin_timeout, larger values
+// are capped at 120 s.
+func (c *Conn) SetLinger2(secs int) {
+	switch {
+	case secs < 0:
+		c.linger2 = -1
+	case secs == 0:
+		c.linger2 = 0
+	default:
+		c.linger2 = min(time.Duration(secs)*time.Second, 120*time.Second)
+	}
+}
+
+// SetUserTimeout sets TCP_USER_TIMEOUT (0 = off).
+func (c *Conn) SetUserTimeout(d time.Duration) { c.userTO = d }
+
+// SetMaxSeg sets TCP_MAXSEG (user MSS clamp); effective for the handshake
+// when called before it and for sending afterwards.
+func (c *Conn) SetMaxSeg(mss int) {
+	c.userMSS = mss
+	if c.isSynchronized() {
+		c.syncMSS()
+	}
+}
+
+// SetRecvBuffer sets SO_RCVBUF (bytes as the user passes them; Linux doubles).
+func (c *Conn) SetRecvBuffer(n int) {
+	c.rcvBufSet = max(2*n, 2304)
+	if c.rbuf.buf != nil && c.rcvBufSet/2 > c.rbuf.cap() {
+		c.rbuf.grow(c.rcvBufSet / 2)
+		c.winClamp = max(c.winClamp, uint32(c.rbuf.cap()))
+	}
+}
+
+// SetSendBuffer sets SO_SNDBUF (bytes as the user passes them; Linux doubles).
+func (c *Conn) SetSendBuffer(n int) {
+	c.sndBufSet = 2 * n
+	if c.sndBufSet > c.sbuf.cap() {
+		c.sbuf.grow(c.sndBufSet)
+	}
+}
+
+func (c *Conn) isSynchronized() bool {
+	switch c.state {
+	case StateSynSent, StateSynRecv, StateClose, StateListen:
+		return false
+	}
+	return true
+}
+
+func (c *Conn) inc(id metrics.ID) {
+	if c.m != nil {
+		c.m.Inc(id)
+	}
+}
+
+func (c *Conn) add(id metrics.ID, n uint32) {
+	if c.m != nil {
+		c.m.Add(id, uint64(n))
+	}
+}
+
+func (t Time) add(d time.Duration) Time { return t + Time(d) }
+
+// tsNow is the TSval clock: ms plus the per-connection offset.
+func (c *Conn) tsNow(now Time) uint32 { return uint32(int64(now)/1e6) + c.tsOffset }
+
+func seconds(now Time) int64 { return int64(now) / 1e9 }
+
+// setState applies tcp_set_state's bookkeeping (CLOSE-23).
+func (c *Conn) setState(s State) {
+	old := c.state
+	estab := func(s State) bool { return s == StateEstablished || s == StateCloseWait }
+	if estab(old) && !estab(s) {
+		if c.m != nil {
+			c.m.Dec(metrics.TcpCurrEstab)
+		}
+	} else if !estab(old) && estab(s) {
+		c.inc(metrics.TcpCurrEstab)
+	}
+	if s == StateClose {
+		switch old {
+		case StateEstablished, StateCloseWait:
+			c.inc(metrics.TcpEstabResets)
+		case StateSynSent, StateSynRecv:
+			c.inc(metrics.TcpAttemptFails)
+		}
+	}
+	c.state = s
+}
+
+// done is tcp_done (CLOSE-24): CLOSE, timers stopped, waiters woken.
+func (c *Conn) done() {
+	c.setState(StateClose)
+	c.stopTimers()
+	c.rdShut, c.wrShut = true, true
+	c.events |= EventClosed | EventReadable | EventWritable
+}
+
+// fail records err and finishes the connection (tcp_reset / tcp_write_err).
+func (c *Conn) fail(err syscall.Errno) {
+	c.err = err
+	c.events |= EventError
+	c.done()
+}
+
+func (c *Conn) stopTimers() {
+	c.rtoAt, c.delackAt, c.keepAt, c.twAt = 0, 0, 0, 0
+	c.probeMode, c.tlpMode = false, false
+	c.ackPending = false
+}
+
+// NextTimer returns the earliest armed deadline, 0 if none.
+func (c *Conn) NextTimer() Time {
+	t := Time(0)
+	for _, d := range [...]Time{c.rtoAt, c.delackAt, c.keepAt, c.twAt} {
+		if d != 0 && (t == 0 || d < t) {
+			t = d
+		}
+	}
+	return t
+}
+
+// growSendBuffer is tcp_sndbuf_expand: room for about two windows of
+// segments, capped by tcp_wmem[2] (never shrinks, never when SO_SNDBUF).
+func (c *Conn) growSendBuffer() {
+	if c.sndBufSet > 0 {
+		return
+	}
+	want := 4 * int(max(c.snd.Cwnd, c.cfg.InitCwnd)) * max(c.mssCache, 536)
+	want = min(want, c.cfg.WMem[2])
+	if want > c.sbuf.cap()+c.sbuf.cap()/2 {
+		c.sbuf.grow(want)
+	}
+}

@@ -1,0 +1,420 @@
+package tcp
+
+import (
+	"github.com/ustack/ustack/metrics"
+	"github.com/ustack/ustack/tcp/cc"
+	"github.com/ustack/ustack/tcp/header"
+)
+
+// maxSACKRanges bounds the sender's scoreboard. When it is full the
+// smallest new information is dropped: the data is then simply treated as
+// not SACKed and may be retransmitted needlessly, never lost.
+const maxSACKRanges = 32
+
+// scoreboard is the sender's record of SACKed ranges above snd_una (the
+// TCPCB_SACKED_ACKED bits of the retransmit queue, kept as ranges).
+type scoreboard struct {
+	r [maxSACKRanges]sackBlock // sorted, disjoint, non-adjacent
+	n int
+}
+
+// add merges [s, e) and returns how many bytes were newly SACKed.
+func (b *scoreboard) add(s, e uint32) uint32 {
+	before0 := b.bytesIn(s, e)
+	i := 0
+	for i < b.n && before(b.r[i].end, s) {
+		i++
+	}
+	j := i
+	ns, ne := s, e
+	for j < b.n && !after(b.r[j].start, e) {
+		ns = seqMin(ns, b.r[j].start)
+		ne = seqMax(ne, b.r[j].end)
+		j++
+	}
+	if i == j {
+		if b.n == len(b.r) {
+			return 0
+		}
+		copy(b.r[i+1:b.n+1], b.r[i:b.n])
+		b.r[i] = sackBlock{ns, ne}
+		b.n++
+	} else {
+		b.r[i] = sackBlock{ns, ne}
+		copy(b.r[i+1:], b.r[j:b.n])
+		b.n -= j - i - 1
+	}
+	return (e - s) - before0
+}
+
+// trim forgets everything below una.
+func (b *scoreboard) trim(una uint32) {
+	k := 0
+	for k < b.n && !after(b.r[k].end, una) {
+		k++
+	}
+	if k > 0 {
+		copy(b.r[:], b.r[k:b.n])
+		b.n -= k
+	}
+	if b.n > 0 && before(b.r[0].start, una) {
+		b.r[0].start = una
+	}
+}
+
+// bytesIn returns the SACKed bytes inside [s, e).
+func (b *scoreboard) bytesIn(s, e uint32) uint32 {
+	var t uint32
+	for i := range b.n {
+		lo, hi := seqMax(s, b.r[i].start), seqMin(e, b.r[i].end)
+		if after(hi, lo) {
+			t += hi - lo
+		}
+	}
+	return t
+}
+
+// covering returns the end of the SACKed range holding seq, or seq itself.
+func (b *scoreboard) covering(seq uint32) uint32 {
+	for i := range b.n {
+		if !before(seq, b.r[i].start) && before(seq, b.r[i].end) {
+			return b.r[i].end
+		}
+	}
+	return seq
+}
+
+// nextStart returns the start of the first SACKed range after seq, or limit.
+func (b *scoreboard) nextStart(seq, limit uint32) uint32 {
+	for i := range b.n {
+		if after(b.r[i].start, seq) {
+			return seqMin(b.r[i].start, limit)
+		}
+	}
+	return limit
+}
+
+// highest returns the end of the highest SACKed range (0, false if none).
+func (b *scoreboard) highest() (uint32, bool) {
+	if b.n == 0 {
+		return 0, false
+	}
+	return b.r[b.n-1].end, true
+}
+
+// sackTag is tcp_sacktag_write_queue: validate the peer's SACK blocks and
+// mark them. DSACK blocks (below snd_una, or inside the second block) are
+// recognised and ignored. It returns the newly SACKed bytes.
+func (c *Conn) sackTag(o *header.Options, ack uint32) uint32 {
+	var newly uint32
+	for i := range o.NumSACK {
+		s, e := o.SACK[i].Start, o.SACK[i].End
+		if i == 0 && (before(s, ack) || (o.NumSACK > 1 && !before(s, o.SACK[1].Start) && !after(e, o.SACK[1].End))) {
+			continue // DSACK
+		}
+		// tcp_is_sackblock_valid
+		if !after(e, s) || after(e, c.sndNxt) || !after(e, c.sndUna) {
+			continue
+		}
+		if before(s, c.sndUna) {
+			s = c.sndUna
+		}
+		newly += c.sacked.add(s, e)
+	}
+	return newly
+}
+
+// packetsInFlight is tcp_packets_in_flight, computed from bytes:
+// outstanding - SACKed - lost + retransmitted, in segments.
+func (c *Conn) packetsInFlight() uint32 {
+	out := c.sndNxt - c.sndUna
+	if out == 0 {
+		return 0
+	}
+	sacked := c.sacked.bytesIn(c.sndUna, c.sndNxt)
+	if !c.sackOK {
+		sacked = min(uint32(c.dupAcks)*uint32(c.mssCache), out)
+	}
+	var lost, retx uint32
+	if after(c.lostHigh, c.sndUna) {
+		lh := seqMin(c.lostHigh, c.sndNxt)
+		lost = (lh - c.sndUna) - c.sacked.bytesIn(c.sndUna, lh)
+		if after(c.rtxNext, c.sndUna) {
+			rh := seqMin(c.rtxNext, lh)
+			retx = (rh - c.sndUna) - c.sacked.bytesIn(c.sndUna, rh)
+		}
+	}
+	b := int64(out) - int64(sacked) - int64(lost) + int64(retx)
+	if b <= 0 {
+		return 0
+	}
+	mss := int64(max(c.mssCache, 1))
+	return uint32((b + mss - 1) / mss)
+}
+
+// retransmitLost is tcp_xmit_retransmit_queue: resend lost holes in order
+// while cwnd allows.
+func (c *Conn) retransmitLost(now Time, e Emitter) {
+	if !after(c.lostHigh, c.sndUna) {
+		return
+	}
+	if before(c.rtxNext, c.sndUna) {
+		c.rtxNext = c.sndUna
+	}
+	lh := seqMin(c.lostHigh, c.sndNxt)
+	for before(c.rtxNext, lh) {
+		if c.packetsInFlight() >= c.snd.Cwnd {
+			return
+		}
+		if end := c.sacked.covering(c.rtxNext); end != c.rtxNext {
+			c.rtxNext = end
+			continue
+		}
+		hole := c.sacked.nextStart(c.rtxNext, lh)
+		dend := c.dataEnd()
+		n := 0
+		if before(c.rtxNext, dend) {
+			n = int(min(seqMin(hole, dend)-c.rtxNext, uint32(c.curMSS())))
+		}
+		seq := c.rtxNext
+		flags := uint8(header.FlagACK)
+		l := uint32(n)
+		if c.finQueued && seq+l == dend && after(hole, dend) {
+			flags |= header.FlagFIN
+			l++
+		}
+		if l == 0 {
+			c.rtxNext = hole
+			continue
+		}
+		if n > 0 && seq+l == dend {
+			flags |= header.FlagPSH
+		}
+		c.rtxNext = seq + l
+		if c.caState == cc.Recovery {
+			c.prrOut++
+		}
+		c.noteRetransmit(seq, seq+l, now)
+		c.inc(metrics.TcpRetransSegs)
+		c.transmit(e, seq, flags, n, now)
+		if c.rtoAt == 0 {
+			c.armRTO(now)
+		}
+	}
+}
+
+// fastRetransAlert is a reduced tcp_fastretrans_alert: duplicate-ACK and
+// SACK driven entry into Recovery (PRR), NewReno partial ACKs, and the
+// exits of Recovery and Loss.
+func (c *Conn) fastRetransAlert(advanced, dup bool, ackedPkts, newlySacked uint32, now Time) {
+	if !c.sackOK {
+		// Reno emulates SACK: each duplicate ACK counts one segment that
+		// left the network (tcp_add_reno_sack); cumulative ACKs eat them
+		// first (tcp_remove_reno_sacks).
+		if advanced {
+			c.dupAcks = max(c.dupAcks-int(ackedPkts), 0)
+		} else if dup {
+			c.dupAcks++
+		}
+	}
+	switch c.caState {
+	case cc.Recovery, cc.Loss:
+		if !before(c.sndUna, c.highSeq) {
+			if c.caState == cc.Recovery && c.snd.SSThresh < cc.InfiniteSSThresh {
+				c.snd.Cwnd = max(c.snd.SSThresh, 1) // tcp_end_cwnd_reduction
+				c.ca.CwndEvent(&c.snd, cc.CompleteCwr, int64(now))
+			}
+			c.setCAState(cc.Open, now)
+			c.dupAcks = 0
+			c.lostHigh, c.rtxNext = c.sndUna, c.sndUna
+			return
+		}
+		if c.caState == cc.Recovery {
+			if c.sackOK {
+				c.markLostSACK()
+			} else if advanced {
+				// NewReno partial ACK: the next segment is lost too.
+				c.lostHigh = seqMin(c.sndUna+uint32(c.mssCache), c.sndNxt)
+				c.rtxNext = c.sndUna
+			}
+		}
+		return
+	}
+	if newlySacked > 0 || (c.sackOK && advanced) {
+		c.dupAcks = int(c.sacked.bytesIn(c.sndUna, c.sndNxt) / uint32(max(c.mssCache, 1)))
+	}
+	if c.sndNxt == c.sndUna {
+		c.dupAcks = 0
+		c.setCAState(cc.Open, now)
+		return
+	}
+	if c.dupAcks >= c.cfg.Reordering {
+		c.enterRecovery(now)
+		return
+	}
+	if c.dupAcks > 0 || c.sacked.n > 0 {
+		c.setCAState(cc.Disorder, now)
+	} else if c.caState == cc.Disorder {
+		c.setCAState(cc.Open, now)
+	}
+}
+
+// markLostSACK marks every hole below the highest SACKed byte lost (the
+// FACK-like view RACK converges to once the reordering window passes).
+func (c *Conn) markLostSACK() {
+	if h, ok := c.sacked.highest(); ok && after(h, c.lostHigh) {
+		// Holes only: the last range itself is SACKed, so marking up to
+		// its start is equivalent.
+		c.lostHigh = c.sacked.r[c.sacked.n-1].start
+	}
+	if !after(c.lostHigh, c.sndUna) {
+		c.lostHigh = seqMin(c.sndUna+uint32(c.mssCache), c.sndNxt)
+	}
+}
+
+// enterRecovery is tcp_enter_recovery + tcp_init_cwnd_reduction.
+func (c *Conn) enterRecovery(now Time) {
+	c.tlpActive = false
+	if c.sackOK {
+		c.inc(metrics.TcpExtTCPSackRecovery)
+	} else {
+		c.inc(metrics.TcpExtTCPRenoRecovery)
+	}
+	c.highSeq = c.sndNxt
+	c.priorCwnd = c.snd.Cwnd
+	c.snd.PriorCwnd = c.snd.Cwnd
+	c.prrDeliv, c.prrOut = 0, 0
+	c.syncCC()
+	c.snd.SSThresh = c.ca.SSThresh(&c.snd)
+	c.rtxNext = c.sndUna
+	if c.sackOK {
+		c.lostHigh = c.sndUna
+		c.markLostSACK()
+	} else {
+		c.lostHigh = seqMin(c.sndUna+uint32(c.mssCache), c.sndNxt)
+	}
+	c.inc(metrics.TcpExtTCPFastRetrans)
+	c.setCAState(cc.Recovery, now)
+}
+
+// enterLoss is tcp_enter_loss (RTO): everything outstanding is lost and
+// cwnd restarts from one segment.
+func (c *Conn) enterLoss(now Time) {
+	if c.caState <= cc.Disorder || !after(c.highSeq, c.sndUna) || (c.caState == cc.Loss && c.retrans == 0) {
+		c.syncCC()
+		c.priorCwnd = c.snd.Cwnd
+		c.snd.PriorCwnd = c.snd.Cwnd
+		c.snd.SSThresh = c.ca.SSThresh(&c.snd)
+		c.ca.CwndEvent(&c.snd, cc.EventLoss, int64(now))
+	}
+	c.lostHigh = c.sndNxt
+	c.rtxNext = c.sndUna
+	c.highSeq = c.sndNxt
+	c.dupAcks = 0
+	c.snd.Cwnd = c.packetsInFlight() + 1
+	c.snd.CwndCnt = 0
+	c.setCAState(cc.Loss, now)
+}
+
+// setCAState is tcp_set_ca_state: the algorithm hears every call, even
+// when the state does not change (a second RTO in Loss resets CUBIC).
+func (c *Conn) setCAState(s cc.CAState, now Time) {
+	c.ca.SetState(&c.snd, s, int64(now))
+	c.caState = s
+}
+
+// cwndValidate is tcp_cwnd_validate: remember per window whether cwnd was
+// the limit, for tcp_is_cwnd_limited.
+func (c *Conn) cwndValidate(limited bool) {
+	out := c.packetsInFlight()
+	if !before(c.sndUna, c.cwndUsageSeq) || limited || out > c.maxPktsOut {
+		c.wasCwndLimited = limited
+		c.maxPktsOut = out
+		c.cwndUsageSeq = c.sndNxt
+	}
+}
+
+// updatePacingRate is tcp_update_pacing_rate (HyStart's ACK-train cushion
+// reads it): 200% of cwnd/srtt in slow start, 120% otherwise.
+func (c *Conn) updatePacingRate() {
+	if c.srttUs == 0 {
+		return
+	}
+	rate := uint64(c.mssCache) * ((1000000 / 100) << 3)
+	if c.snd.Cwnd < c.snd.SSThresh/2 {
+		rate *= 200
+	} else {
+		rate *= 120
+	}
+	rate *= uint64(max(c.snd.Cwnd, c.packetsInFlight()))
+	c.snd.PacingRate = rate / uint64(c.srttUs)
+}
+
+// syncCC copies the engine's view into the cc.Sender before a callback.
+func (c *Conn) syncCC() {
+	c.snd.PacketsOut = c.packetsInFlight()
+	c.snd.SndNxt, c.snd.SndUna = c.sndNxt, c.sndUna
+	c.snd.MSS = uint32(c.mssCache)
+	c.snd.SRTTus = uint32(c.srttUs >> 3)
+	c.snd.LSndTime = int64(c.lastSend)
+}
+
+// congControl is tcp_cong_control: PRR while in Recovery, otherwise the
+// algorithm's cong_avoid when the ACK advanced and cwnd is the limit.
+func (c *Conn) congControl(ack uint32, ackedPkts, deliveredPkts uint32, advanced bool, now Time) {
+	c.syncCC()
+	if c.caState == cc.Recovery {
+		c.prrReduce(deliveredPkts, advanced)
+		return
+	}
+	if advanced && c.caState != cc.CWR {
+		c.snd.CwndLimited = c.cwndLimited()
+		c.ca.CongAvoid(&c.snd, ack, ackedPkts, int64(now))
+	}
+}
+
+// cwndLimited is tcp_is_cwnd_limited.
+func (c *Conn) cwndLimited() bool {
+	if c.snd.Cwnd < c.snd.SSThresh {
+		return c.snd.Cwnd < 2*c.maxPktsOut
+	}
+	return c.wasCwndLimited
+}
+
+// prrReduce is tcp_cwnd_reduction (RFC 6937 with SSRB).
+func (c *Conn) prrReduce(newly uint32, advanced bool) {
+	if newly == 0 || c.priorCwnd == 0 {
+		return
+	}
+	inflight := int64(c.packetsInFlight())
+	delta := int64(c.snd.SSThresh) - inflight
+	c.prrDeliv += newly
+	var sndcnt int64
+	if delta < 0 {
+		sndcnt = (int64(c.snd.SSThresh)*int64(c.prrDeliv)+int64(c.priorCwnd)-1)/int64(c.priorCwnd) - int64(c.prrOut)
+	} else {
+		sndcnt = max(int64(c.prrDeliv)-int64(c.prrOut), int64(newly))
+		if advanced {
+			sndcnt++
+		}
+		sndcnt = min(delta, sndcnt)
+	}
+	if c.prrOut == 0 {
+		sndcnt = max(sndcnt, 1) // force the fast retransmit
+	}
+	sndcnt = max(sndcnt, 0)
+	c.snd.Cwnd = uint32(inflight + sndcnt)
+}
+
+// noteRetransmit sets retrans_stamp from the segment's previous
+// transmission and flags it retransmitted (Karn).
+func (c *Conn) noteRetransmit(s, e uint32, now Time) {
+	if c.retransTS == 0 {
+		if at, _, ok := c.txlog.headSent(); ok {
+			c.retransTS = at
+		} else {
+			c.retransTS = now
+		}
+	}
+	c.txlog.markRtx(c.sndUna, s, e, now)
+}

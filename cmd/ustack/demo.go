@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -36,6 +35,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	verbose := fs.Bool("v", false, "also print every counter and the kernel's view (ss)")
 	reqs := fs.Int("requests", 200, "HTTP requests per client phase (bounded load)")
+	pcap := fs.String("pcap", "", "write every packet on the TUN link to this pcap file")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: ustack demo [-v] [-requests N]\n\n"+
 			"Creates a private network namespace with a TUN device in it, runs ustack on the TUN with an HTTP\n"+
@@ -68,7 +68,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	}()
 	defer func() { signal.Stop(sig); close(sig); ns.Close() }()
 
-	d := &demo{ns: ns, out: stdout, verbose: *verbose, requests: *reqs}
+	d := &demo{ns: ns, out: stdout, verbose: *verbose, requests: *reqs, pcap: *pcap}
 	if err := d.run(); err != nil {
 		return fail(stderr, "demo: %v", err)
 	}
@@ -81,6 +81,7 @@ type demo struct {
 	out      io.Writer
 	verbose  bool
 	requests int
+	pcap     string
 	s        *stack.Stack
 }
 
@@ -100,6 +101,14 @@ func (d *demo) run() error {
 			dev.Close()
 		}
 		return fmt.Errorf("TUN in namespace: %w", err)
+	}
+	if d.pcap != "" {
+		pd, err := tun.CreatePcapFile(dev, d.pcap, nil)
+		if err != nil {
+			dev.Close()
+			return err
+		}
+		dev = pd
 	}
 	opts := stack.DefaultOptions()
 	opts.Addrs = []netip.Addr{demoStack}
@@ -130,6 +139,7 @@ func (d *demo) run() error {
 		name string
 		f    func() error
 	}{
+		{"ping the stack", d.ping},
 		{"curl fetches the page", d.curlPage},
 		{"curl downloads 8 MiB", d.curlBytes},
 		{"Go client, keep-alive requests", func() error { return d.httpClient(false) }},
@@ -146,6 +156,25 @@ func (d *demo) run() error {
 		d.logf("      done in %v", time.Since(start).Round(time.Millisecond))
 	}
 	d.report()
+	return nil
+}
+
+func (d *demo) ping() error {
+	if _, err := exec.LookPath("ping"); err != nil {
+		d.logf("      (ping not installed: skipped)")
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := d.ns.Command(ctx, "ping", "-c", "2", "-i", "0.2", "-W", "2", demoStack.String()).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%v: %s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "packets transmitted") {
+			d.logf("      %s", strings.TrimSpace(line))
+		}
+	}
 	return nil
 }
 
@@ -180,30 +209,28 @@ func (d *demo) curlBytes() error {
 	return nil
 }
 
-// httpClient runs a kernel-side Go HTTP client inside the namespace.
+// httpClient runs a kernel-side Go HTTP client whose sockets are all made
+// inside the namespace.
 func (d *demo) httpClient(closeEach bool) error {
-	return d.ns.Do(func() error {
-		tr := &http.Transport{DisableKeepAlives: closeEach}
-		defer tr.CloseIdleConnections()
-		cl := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-		var bytes int64
-		start := time.Now()
-		for i := 0; i < d.requests; i++ {
-			resp, err := cl.Get(fmt.Sprintf("http://%s/bytes/%d", demoStack, 1000))
-			if err != nil {
-				return err
-			}
-			n, err := io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if err != nil {
-				return err
-			}
-			bytes += n
+	cl := d.ns.HTTPClient(!closeEach, 10*time.Second)
+	defer cl.CloseIdleConnections()
+	var bytes int64
+	start := time.Now()
+	for i := 0; i < d.requests; i++ {
+		resp, err := cl.Get(fmt.Sprintf("http://%s/bytes/%d", demoStack, 1000))
+		if err != nil {
+			return err
 		}
-		el := time.Since(start)
-		d.logf("      %d requests, %d body bytes, %.0f req/s", d.requests, bytes, float64(d.requests)/el.Seconds())
-		return nil
-	})
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		bytes += n
+	}
+	el := time.Since(start)
+	d.logf("      %d requests, %d body bytes, %.0f req/s", d.requests, bytes, float64(d.requests)/el.Seconds())
+	return nil
 }
 
 func (d *demo) echo() error {
@@ -211,11 +238,13 @@ func (d *demo) echo() error {
 	payload := make([]byte, size)
 	rand.Read(payload)
 	want := sha256.Sum256(payload)
-	return d.ns.Do(func() error {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("%s:7", demoStack), 10*time.Second)
-		if err != nil {
-			return err
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := d.ns.DialContext(ctx, "tcp", fmt.Sprintf("%s:7", demoStack))
+	if err != nil {
+		return err
+	}
+	{
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(60 * time.Second))
 		errc := make(chan error, 1)
@@ -239,18 +268,13 @@ func (d *demo) echo() error {
 		}
 		d.logf("      %d bytes echoed, sha256 %x… matches", n, got[:8])
 		return nil
-	})
+	}
 }
 
 // dialOut has ustack connect to a kernel server that greets and closes
 // first, so the kernel holds the TIME-WAIT this time.
 func (d *demo) dialOut() error {
-	var l net.Listener
-	err := d.ns.Do(func() error {
-		var err error
-		l, err = net.Listen("tcp", demoHost.Addr().String()+":9000")
-		return err
-	})
+	l, err := d.ns.Listen("tcp", demoHost.Addr().String()+":9000")
 	if err != nil {
 		return err
 	}
@@ -289,8 +313,17 @@ func (d *demo) report() {
 		d.logf("  %-24s %d", id, m.Get(id))
 	}
 	d.logf("  %s", d.s.Sockstat())
-	d.logf("\nustack sockets (like ss -tan):")
-	for _, si := range d.s.Sockets() {
+	socks := d.s.Sockets()
+	byState := map[string]int{}
+	for _, si := range socks {
+		byState[si.State.String()]++
+	}
+	d.logf("\nustack sockets (like ss -tan), %d in all, by state: %v", len(socks), byState)
+	for i, si := range socks {
+		if i == 8 && !d.verbose {
+			d.logf("  ... (-v lists all)")
+			break
+		}
 		d.logf("  %s", si)
 	}
 	if d.verbose {

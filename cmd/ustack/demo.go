@@ -60,6 +60,9 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	// Remove the namespace on every way out, including Ctrl-C.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	// A closed stdout (ustack demo | head) must not kill the process before
+	// it removes its namespace: with SIGPIPE caught, writes just fail.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	go func() {
 		if _, ok := <-sig; ok {
 			ns.Close()

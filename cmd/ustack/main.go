@@ -19,6 +19,8 @@ Usage:
   ustack dial -dev NAME -host HOSTADDR/PREFIX -addr STACKADDR [-o ...] HOST:PORT
                                         connect out through the stack, copy stdin/stdout like nc
   ustack packetdrill [-v] FILE|DIR ...  run packetdrill scripts against ustack on a virtual clock
+  ustack bench [-workers N] [-duration D]
+                                        connection churn: ustack over TUN vs the kernel over veth, same run
   ustack sysctls                        list the options -o accepts, with their defaults
   ustack help [COMMAND]                 this text, or a command's flags
 
@@ -44,6 +46,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdDial(rest, stdin, stdout, stderr)
 	case "packetdrill":
 		return cmdPacketdrill(rest, stdout, stderr)
+	case "bench":
+		return cmdBench(rest, stdout, stderr)
 	case "sysctls":
 		return cmdSysctls(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":

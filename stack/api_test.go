@@ -149,11 +149,17 @@ func TestConn_HalfClose(t *testing.T) {
 	if err := c.(*TCPConn).CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
+	if r, w := s.(*TCPConn).Poll(); !r || !w {
+		t.Errorf("Poll after the peer's FIN: readable %v writable %v, want both", r, w)
+	}
 	if _, err := s.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("server read: %v, want EOF", err)
 	}
 	if _, err := s.Write([]byte("late")); err != nil {
 		t.Fatal(err)
+	}
+	if r, _ := c.(*TCPConn).Poll(); !r {
+		t.Errorf("Poll: not readable with data queued")
 	}
 	buf := make([]byte, 10)
 	n, err := c.Read(buf)

@@ -76,7 +76,7 @@ func (b *batch) finish(src, dst [4]byte, proto uint8, n int, df bool) {
 	f := ipv4.Fields{
 		TOS:         b.tos,
 		TotalLength: uint16(ipv4.MinSize + n),
-		TTL:         uint8(b.s.opts.IPDefaultTTL),
+		TTL:         uint8(b.s.o().IPDefaultTTL),
 		Protocol:    proto,
 		Src:         src,
 		Dst:         dst,
@@ -92,9 +92,17 @@ func (b *batch) finish(src, dst [4]byte, proto uint8, n int, df bool) {
 		f.Flags = ipv4.FlagDF
 	}
 	ipv4.IPv4(buf).Encode(&f)
+	b.s.m.Inc(metrics.IpOutRequests)
+	if b.s.isOwn(dst) {
+		// Our own address: through loopback, never the device. The
+		// buffer is copied, so it can be reused at once.
+		if !b.s.loop.push(buf) {
+			b.s.m.Inc(metrics.IpOutDiscards)
+		}
+		return
+	}
 	b.pkts[b.n] = buf
 	b.n++
-	b.s.m.Inc(metrics.IpOutRequests)
 }
 
 // raw returns a buffer for a whole payload of n bytes that the caller fills
@@ -131,6 +139,7 @@ func (b *batch) flush() {
 	b.lnWakes = b.lnWakes[:0]
 	b.ipID = nil
 	b.tos = 0
+	b.s.drainLoopback()
 }
 
 // getBatch borrows a batch for an API call or timer; putBatch flushes and

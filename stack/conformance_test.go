@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/net/nettest"
 
+	"github.com/ustack/ustack/tcp"
 	"github.com/ustack/ustack/tun"
 )
 
@@ -120,4 +122,70 @@ func TestHTTP(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWorkersVirtualClock: stacks with reader and worker goroutines on a
+// virtual clock. Packets flow in real time through the workers while the
+// timers only move with Advance: the server's TIME-WAIT record lives
+// exactly 60 virtual seconds.
+func TestWorkersVirtualClock(t *testing.T) {
+	clk := NewVirtualClock()
+	ea, eb := tun.NewPipe(tun.PipeConfig{MTU: 1500})
+	mk := func(dev tun.Device, addr netip.Addr) *Stack {
+		o := DefaultOptions()
+		o.Addrs, o.Clock, o.Workers = []netip.Addr{addr}, clk, 2
+		s, err := New(dev, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := mk(ea, addrA), mk(eb, addrB)
+	ln, err := b.Listen("tcp", ":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := a.Dial("tcp", "10.0.0.2:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Close() // the server closes first
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("client read: %v", err)
+	}
+	c.Close()
+	// Wait for the TIME_WAIT substate: the record exists (as FIN_WAIT2)
+	// before the client's FIN arrives.
+	waitFor(t, "server TIME-WAIT", func() bool { return countState(b.Sockets(), tcp.StateTimeWait) == 1 })
+	// And nothing in flight: the client got the last ACK (otherwise the
+	// virtual clock could fire its FIN retransmission, which re-arms the
+	// record, TIMER-2).
+	waitFor(t, "client gone", func() bool { return len(a.Sockets()) == 0 })
+	clk.Advance(59 * time.Second)
+	if b.Sockstat().TW != 1 {
+		t.Fatal("record expired early")
+	}
+	clk.Advance(2 * time.Second)
+	if b.Sockstat().TW != 0 {
+		t.Fatal("record alive after 61 s")
+	}
+}
+
+// waitFor yields until cond holds (packets are in flight on worker
+// goroutines); it never sleeps and gives up after a bounded number of tries.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 5_000_000; i++ {
+		if cond() {
+			return
+		}
+		runtime.Gosched()
+	}
+	t.Fatalf("timed out waiting for %s", what)
 }

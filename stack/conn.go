@@ -103,7 +103,7 @@ func (c *conn) prepare(b *batch) {
 // the timer and queues the wake-ups for after the flush.
 func (s *Stack) afterEngine(c *conn, b *batch) {
 	ev := c.tc.TakeEvents()
-	now := s.clock.Now()
+	now := s.now()
 	if ev&tcp.EventEstablished != 0 && c.ln != nil && !c.queued {
 		c.ln.childEstablished(c, b)
 	}
@@ -184,7 +184,7 @@ func (s *Stack) run(c *conn, f func(tc *tcp.Conn, now tcp.Time, b *batch)) {
 	b := s.getBatch()
 	c.mu.Lock()
 	c.prepare(b)
-	f(c.tc, s.clock.Now(), b)
+	f(c.tc, s.now(), b)
 	s.afterEngine(c, b)
 	c.mu.Unlock()
 	s.putBatch(b)

@@ -21,6 +21,10 @@ type Dialer struct {
 	ReuseAddr bool
 	// Timeout bounds the handshake; 0 means only the SYN retries do.
 	Timeout time.Duration
+	// RecvBuffer, SendBuffer and MaxSeg are SO_RCVBUF, SO_SNDBUF and
+	// TCP_MAXSEG set before connect (0: the sysctl defaults), which shape
+	// the SYN's window, window scale and MSS.
+	RecvBuffer, SendBuffer, MaxSeg int
 }
 
 // Dial connects to address ("ip:port") over network "tcp" or "tcp4".
@@ -94,7 +98,7 @@ func (d *Dialer) dial(ctx context.Context, raddr *net.TCPAddr) (*TCPConn, error)
 	if laddr != nil {
 		lap := laddr.AddrPort()
 		if a := lap.Addr().Unmap(); a.IsValid() && !a.IsUnspecified() {
-			if !a.Is4() || !s.isLocal(a.As4()) {
+			if !a.Is4() || !s.isOwn(a.As4()) {
 				return fail(syscall.EADDRNOTAVAIL)
 			}
 			src = a.As4()
@@ -105,7 +109,7 @@ func (d *Dialer) dial(ctx context.Context, raddr *net.TCPAddr) (*TCPConn, error)
 	c := s.newConn()
 	c.reuse = d.ReuseAddr
 	c.mu.Lock()
-	now := s.clock.Now()
+	now := s.now()
 	var reused *timewait.Record
 	var opts tcp.ActiveOpts
 	// insert is __inet_check_established: the 4-tuple must be free, or
@@ -159,9 +163,10 @@ func (d *Dialer) dial(ctx context.Context, raddr *net.TCPAddr) (*TCPConn, error)
 	}
 	_ = reused
 	opts.NoDelay = true
+	opts.RecvBuffer, opts.SendBuffer, opts.MSS = d.RecvBuffer, d.SendBuffer, d.MaxSeg
 	b := s.getBatch()
 	b.ipID = &c.ipID
-	c.tc = tcp.NewActive(s.cfg, s.m, c.tuple, opts, now, b)
+	c.tc = tcp.NewActive(s.cfg.Load(), s.m, c.tuple, opts, now, b)
 	s.afterEngine(c, b)
 	ch := c.wq.wait()
 	c.mu.Unlock()

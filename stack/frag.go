@@ -68,11 +68,11 @@ func (r *reassembler) insert(h ipv4.IPv4, now tcp.Time) (ipv4.IPv4, bool) {
 	r.expireLocked(now)
 	q := r.qs[key]
 	if q == nil {
-		if r.mem+len(payload) > r.s.opts.IPFragHighThresh {
+		if r.mem+len(payload) > r.s.o().IPFragHighThresh {
 			m.Inc(metrics.IpReasmFails)
 			return nil, false
 		}
-		q = &fragQueue{total: -1, deadline: now + tcp.Time(r.s.opts.IPFragTime)}
+		q = &fragQueue{total: -1, deadline: now + tcp.Time(r.s.o().IPFragTime)}
 		r.qs[key] = q
 		r.s.timers.wake() // a new deadline for the timer goroutine
 	}
@@ -81,7 +81,7 @@ func (r *reassembler) insert(h ipv4.IPv4, now tcp.Time) (ipv4.IPv4, bool) {
 		(last && q.total >= 0 && q.total != end) ||
 		(q.total >= 0 && end > q.total) ||
 		(last && q.maxEnd() > end) ||
-		r.mem+len(payload) > r.s.opts.IPFragHighThresh
+		r.mem+len(payload) > r.s.o().IPFragHighThresh
 	if !bad && len(payload) == 0 && !last {
 		bad = true
 	}

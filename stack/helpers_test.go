@@ -3,6 +3,7 @@ package stack
 import (
 	"encoding/binary"
 	"net/netip"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -100,6 +101,23 @@ func (l *syncLink) flush() {
 		l.pending = false
 		l.mu.Unlock()
 	}
+}
+
+// waitIdle waits (yielding, never sleeping) until no goroutine is moving
+// packets and both directions are empty: the synchronous processing
+// started by another goroutine's write has finished.
+func (l *syncLink) waitIdle(t testing.TB) {
+	t.Helper()
+	for i := 0; i < 10_000_000; i++ {
+		l.mu.Lock()
+		idle := !l.flushing && l.ea.Pending() == 0 && l.eb.Pending() == 0
+		l.mu.Unlock()
+		if idle {
+			return
+		}
+		runtime.Gosched()
+	}
+	t.Fatal("link never became idle")
 }
 
 func (l *syncLink) pump(end *tun.PipeEnd, to *Stack, dir string) int {

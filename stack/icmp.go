@@ -1,8 +1,11 @@
 package stack
 
 import (
+	"sync"
+
 	"github.com/ustack/ustack/metrics"
 	"github.com/ustack/ustack/stack/ipv4"
+	"github.com/ustack/ustack/tcp"
 )
 
 const icmpCodeProtoUnreach = 2
@@ -27,7 +30,7 @@ func (s *Stack) deliverICMP(h ipv4.IPv4, bcast bool, b *batch) {
 	case ipv4.ICMPEcho:
 		m.Inc(metrics.IcmpInEchos)
 		// icmp_echo_ignore_broadcasts defaults to 1.
-		if bcast || s.opts.ICMPEchoIgnoreAll != 0 {
+		if bcast || s.o().ICMPEchoIgnoreAll != 0 {
 			return
 		}
 		s.sendEchoReply(h, msg, b)
@@ -65,6 +68,10 @@ func (s *Stack) sendICMPError(h ipv4.IPv4, typ, code uint8, b *batch) {
 	if h.FragOffset() != 0 {
 		return
 	}
+	if !s.icmpLimit.allow(s.now()) {
+		s.m.Inc(metrics.IcmpOutRateLimitGlobal)
+		return
+	}
 	quote := min(len(h), h.IHL()+8)
 	n := ipv4.ICMPHeaderSize + quote
 	buf := b.raw(n)
@@ -75,4 +82,37 @@ func (s *Stack) sendICMPError(h ipv4.IPv4, typ, code uint8, b *batch) {
 	if typ == ipv4.ICMPDestUnreach {
 		s.m.Inc(metrics.IcmpOutDestUnreachs)
 	}
+}
+
+// icmpLimiter is icmp_global_allow: a token bucket of icmp_msgs_per_sec
+// (1000) with icmp_msgs_burst (50) applied to the ICMP errors of
+// icmp_ratemask. Echo replies are not limited. The per-destination
+// icmp_ratelimit of inetpeer is not modelled.
+type icmpLimiter struct {
+	mu     sync.Mutex // guards tokens and last
+	tokens int
+	last   tcp.Time
+	init   bool
+}
+
+const (
+	icmpMsgsPerSec = 1000
+	icmpMsgsBurst  = 50
+)
+
+func (l *icmpLimiter) allow(now tcp.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.init {
+		l.tokens, l.last, l.init = icmpMsgsBurst, now, true
+	}
+	if add := int((now - l.last) / tcp.Time(1e9/icmpMsgsPerSec)); add > 0 {
+		l.tokens = min(l.tokens+add, icmpMsgsBurst)
+		l.last = now
+	}
+	if l.tokens == 0 {
+		return false
+	}
+	l.tokens--
+	return true
 }

@@ -12,7 +12,7 @@ import (
 // also safe, but it bypasses the per-flow ordering the workers provide.
 func (s *Stack) DeliverPacket(pkt []byte) {
 	b := s.getBatch()
-	s.deliverIP(pkt, b)
+	s.deliverIP(pkt, b, false)
 	s.putBatch(b)
 }
 
@@ -20,7 +20,7 @@ func (s *Stack) DeliverPacket(pkt []byte) {
 // reassemble, and hand the payload to the transport. Every drop is counted;
 // nothing here panics on malformed input or allocates for an unfragmented
 // datagram.
-func (s *Stack) deliverIP(pkt []byte, b *batch) {
+func (s *Stack) deliverIP(pkt []byte, b *batch, fromLoop bool) {
 	m := s.m
 	m.Inc(metrics.IpInReceives)
 	h := ipv4.IPv4(pkt)
@@ -40,8 +40,13 @@ func (s *Stack) deliverIP(pkt []byte, b *batch) {
 	}
 	h = h[:h.TotalLength()]
 	dst := h.Dst()
+	if !fromLoop && (isLoopbackAddr(dst) || isLoopbackAddr(h.Src())) {
+		// 127.0.0.0/8 from the wire is martian (ip_route_input_slow).
+		m.Inc(metrics.IpInAddrErrors)
+		return
+	}
 	bcast := false
-	if !s.isLocal(dst) {
+	if !s.isOwn(dst) {
 		if !isBroadcast(dst) {
 			// Not ours and we do not forward: ip_route_input ends in
 			// ip_error(EHOSTUNREACH) -> InAddrErrors.
@@ -54,7 +59,7 @@ func (s *Stack) deliverIP(pkt []byte, b *batch) {
 	// TTL of 0 is delivered locally. IP options are accepted and ignored.
 	if h.IsFragment() {
 		var done bool
-		h, done = s.frag.insert(h, s.clock.Now())
+		h, done = s.frag.insert(h, s.now())
 		if !done {
 			return
 		}

@@ -138,7 +138,7 @@ func TestIPFrag_TimeoutAndOverlap(t *testing.T) {
 	sg := seg{src: peerAddr, dst: addrA, sport: 999, dport: 7, seq: 1, flags: header.FlagSYN, payload: make([]byte, 100)}
 	frags := fragment(sg.build(), 48)
 	s.DeliverPacket(frags[0])
-	clk.Advance(s.opts.IPFragTime + 1)
+	clk.Advance(s.o().IPFragTime + 1)
 	m := s.Counters()
 	if m.Get(metrics.IpReasmFails) != 1 || m.Get(metrics.IpReasmTimeout) != 1 {
 		t.Errorf("after timeout: Fails %d Timeout %d", m.Get(metrics.IpReasmFails), m.Get(metrics.IpReasmTimeout))

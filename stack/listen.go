@@ -140,7 +140,7 @@ func (s *Stack) inputListen(l *listener, k tcp.Tuple, seg *tcp.Segment, isn uint
 	s.ports.join(k.LocalPort, portOwner{addr: k.LocalAddr, reuse: l.reuse}, c)
 	c.ownsPort = true
 	b.ipID = nil
-	c.tc = tcp.NewPassive(s.cfg, s.m, k, seg, isn, s.clock.Now(), b)
+	c.tc = tcp.NewPassive(s.cfg.Load(), s.m, k, seg, isn, s.now(), b)
 	s.afterEngine(c, b)
 	c.mu.Unlock()
 }
@@ -161,9 +161,9 @@ func (l *listener) childEstablished(c *conn, b *batch) {
 	if l.acceptQueueFullLocked() {
 		l.s.m.Inc(metrics.TcpExtListenOverflows)
 		l.s.m.Inc(metrics.TcpExtListenDrops)
-		if l.s.opts.TCPAbortOnOverflow != 0 {
+		if l.s.o().TCPAbortOnOverflow != 0 {
 			c.ln = nil
-			c.tc.Abort(l.s.clock.Now(), b)
+			c.tc.Abort(l.s.now(), b)
 			return
 		}
 	}
@@ -206,7 +206,7 @@ func (s *Stack) closeListener(l *listener) {
 		c.mu.Lock()
 		c.queued, c.ln, c.userClose = false, nil, true
 		c.prepare(b)
-		c.tc.Abort(s.clock.Now(), b)
+		c.tc.Abort(s.now(), b)
 		s.afterEngine(c, b)
 		if c.hashed {
 			s.unhash(c)

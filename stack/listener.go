@@ -69,7 +69,7 @@ func (lc ListenConfig) Listen(s *Stack, network, address string) (*TCPListener, 
 func (lc ListenConfig) ListenTCP(s *Stack, network string, laddr *net.TCPAddr) (*TCPListener, error) {
 	backlog := lc.Backlog
 	if backlog <= 0 {
-		backlog = s.opts.Somaxconn
+		backlog = s.o().Somaxconn
 	}
 	if network != "tcp" && network != "tcp4" {
 		return nil, opError("listen", nil, laddr, net.UnknownNetworkError(network))
@@ -82,14 +82,14 @@ func (lc ListenConfig) ListenTCP(s *Stack, network string, laddr *net.TCPAddr) (
 	if laddr != nil {
 		ap := laddr.AddrPort()
 		if a := ap.Addr().Unmap(); a.IsValid() && !a.IsUnspecified() {
-			if !a.Is4() || !s.isLocal(a.As4()) {
+			if !a.Is4() || !s.isOwn(a.As4()) {
 				return nil, opError("listen", nil, laddr, syscall.EADDRNOTAVAIL)
 			}
 			addr = a.As4()
 		}
 		port = ap.Port()
 	}
-	l := &listener{s: s, addr: addr, reuse: true, backlog: min(max(backlog, 0), s.opts.Somaxconn)}
+	l := &listener{s: s, addr: addr, reuse: true, backlog: min(max(backlog, 0), s.o().Somaxconn)}
 	p, err := s.ports.bindOpts(addr, port, portOwner{addr: addr, reuse: true, rport: lc.ReusePort, listen: true}, l)
 	if err != nil {
 		return nil, opError("listen", nil, laddr, err)
@@ -181,6 +181,14 @@ func (l *TCPListener) Close() error {
 	close(l.done)
 	l.s.closeListener(l.l)
 	return nil
+}
+
+// Pending returns the number of connections Accept would return without
+// blocking (the accept queue length).
+func (l *TCPListener) Pending() int {
+	l.l.mu.Lock()
+	defer l.l.mu.Unlock()
+	return len(l.l.acceptq)
 }
 
 // Addr implements net.Listener.

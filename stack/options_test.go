@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/ustack/ustack/metrics"
 )
 
 // TestOptionsSetGet: sysctl names in both spellings, the kernel's ranges
@@ -107,5 +109,30 @@ func TestOptionsDefaults(t *testing.T) {
 	}
 	if tw := o.timewaitConfig(); tw.RFC1337 || tw.InvalidRateLimit != int64(500*time.Millisecond) {
 		t.Errorf("timewait.Config not derived: %+v", tw)
+	}
+}
+
+// TestSetOptionRuntime: sysctls written on a running stack take effect
+// (here tcp_max_tw_buckets, TW-ENTER-2) and creation-time knobs refuse.
+func TestSetOptionRuntime(t *testing.T) {
+	l, _ := newLinkedStacks(t, nil, nil)
+	if err := l.a.SetOption("ustack.workers", "3"); !errors.Is(err, ErrInvalidValue) {
+		t.Errorf("changing workers at runtime: %v", err)
+	}
+	if err := l.a.SetOption("net/ipv4/tcp_max_tw_buckets", "0"); err != nil {
+		t.Fatal(err)
+	}
+	if o := l.a.Options(); o.TCPMaxTwBuckets != 0 {
+		t.Fatalf("Options after SetOption: %d", o.TCPMaxTwBuckets)
+	}
+	ln, err := l.b.Listen("tcp", ":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, s := connectPair(t, l, ln)
+	closeFirst(t, c, s)
+	if l.a.Sockstat().TW != 0 || l.a.Counters().Get(metrics.TcpExtTCPTimeWaitOverflow) != 1 {
+		t.Errorf("runtime tcp_max_tw_buckets=0 not applied")
 	}
 }

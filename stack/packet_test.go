@@ -238,12 +238,7 @@ func TestLookup5_ExactListenerWins(t *testing.T) {
 	}
 }
 
-func queued(ln net.Listener) int {
-	l := ln.(*TCPListener).l
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.acceptq)
-}
+func queued(ln net.Listener) int { return ln.(*TCPListener).Pending() }
 
 // TestListen_BacklogOverflow (MIB-17): with backlog 1, two children fit
 // (sk_acceptq_is_full is "> backlog"); the third SYN is dropped and counted.
@@ -295,5 +290,163 @@ func TestListen_CloseResetsQueued(t *testing.T) {
 	}
 	if len(s.Sockets()) != 0 {
 		t.Errorf("sockets left: %v", s.Sockets())
+	}
+}
+
+// TestFW2_OrphanBecomesRecord (FW2-4(c), FW2-10, TW-PROC-8, SCN-18/20): a
+// server that closes and gets its FIN acknowledged, with the peer silent,
+// holds a FIN_WAIT2-substate record (ss: FIN-WAIT-2, sockstat tw) for
+// tcp_fin_timeout; data from the peer then resets it.
+func TestFW2_OrphanBecomesRecord(t *testing.T) {
+	s, end, clk := newCaptureStack(t, nil)
+	ln, err := s.Listen("tcp", ":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	p := &peer{t: t, s: s, end: end, port: 40001, lp: 80}
+	sa := p.sendOne(p.seg(header.FlagSYN, 1000, 0, synOpts(100), nil))
+	iss := sa.tcp.Seq()
+	p.sendNone(p.seg(header.FlagACK, 1001, iss+1, tsOpts(101, sa.opts.TSVal), nil))
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	fin := parse(t, drain(end)[0])
+	p.sendNone(p.seg(header.FlagACK, 1001, iss+2, tsOpts(102, fin.opts.TSVal), nil))
+	socks := s.Sockets()
+	if countState(socks, tcp.StateFinWait2) != 1 || s.Sockstat().TW != 1 || s.Sockstat().Orphan != 0 {
+		t.Fatalf("sockets %v sockstat %v: want one FIN-WAIT-2 record", socks, s.Sockstat())
+	}
+	clk.Advance(30 * time.Second)
+	r := p.sendOne(p.seg(header.FlagACK, 1001, iss+2, tsOpts(103, 0), []byte("late data")))
+	if r.tcp.Flags() != header.FlagRST || r.tcp.Seq() != iss+2 {
+		t.Errorf("data to a FIN_WAIT2 record: flags %#x seq %d, want R SEQ=its ACK", r.tcp.Flags(), r.tcp.Seq())
+	}
+	if s.Sockstat().TW != 0 {
+		t.Errorf("record survived the RST verdict")
+	}
+}
+
+// TestFW2_RecordExpires (FW2-7, SCN-18): the FIN_WAIT2 record disappears
+// silently after tcp_fin_timeout (here 30 s).
+func TestFW2_RecordExpires(t *testing.T) {
+	s, end, clk := newCaptureStack(t, func(o *Options) { o.TCPFinTimeout = 30 * time.Second })
+	ln, err := s.Listen("tcp", ":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	p := &peer{t: t, s: s, end: end, port: 40002, lp: 80}
+	sa := p.sendOne(p.seg(header.FlagSYN, 1000, 0, synOpts(100), nil))
+	iss := sa.tcp.Seq()
+	p.sendNone(p.seg(header.FlagACK, 1001, iss+1, tsOpts(101, sa.opts.TSVal), nil))
+	c, _ := ln.Accept()
+	c.Close()
+	drain(end)
+	p.sendNone(p.seg(header.FlagACK, 1001, iss+2, tsOpts(102, 1), nil))
+	clk.Advance(29 * time.Second)
+	if s.Sockstat().TW != 1 {
+		t.Fatalf("record gone before tcp_fin_timeout")
+	}
+	clk.Advance(2 * time.Second)
+	if s.Sockstat().TW != 0 {
+		t.Fatalf("record alive after tcp_fin_timeout")
+	}
+	if out := drain(end); len(out) != 0 {
+		t.Errorf("expiry sent %d packets", len(out))
+	}
+}
+
+// TestTSClockSkew: ustack.ts_clock_skew moves the stack's TS clock (the
+// SYN's TSval is ms(clock + skew) + the keyed offset) while timers keep
+// their nominal length on the clock.
+func TestTSClockSkew(t *testing.T) {
+	const skew = 100 * time.Second
+	s, end, clk := newCaptureStack(t, func(o *Options) {
+		if err := o.Set("ustack.ts_clock_skew", "100000"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.Dial("tcp", "10.0.0.2:80")
+		errc <- err
+	}()
+	var syn parsed
+	waitFor(t, "the SYN", func() bool {
+		out := drain(end)
+		if len(out) > 0 {
+			syn = parse(t, out[0])
+		}
+		return len(out) > 0
+	})
+	k := tcp.Tuple{LocalAddr: addrA.As4(), RemoteAddr: peerAddr.As4(), LocalPort: syn.tcp.SrcPort(), RemotePort: 80}
+	want := uint32(int64(clk.Now()+tcp.Time(skew))/1e6) + tcp.TSOffset(s.Config(), k)
+	if syn.opts.TSVal != want {
+		t.Errorf("SYN TSval %d, want %d", syn.opts.TSVal, want)
+	}
+	// The SYN retransmission still comes 1 s later on the clock.
+	clk.Advance(999 * time.Millisecond)
+	if n := len(drain(end)); n != 0 {
+		t.Fatalf("retransmission before 1 s")
+	}
+	clk.Advance(2 * time.Millisecond)
+	if n := len(drain(end)); n != 1 {
+		t.Fatalf("%d segments at 1 s, want the SYN retransmission", n)
+	}
+	// Refuse the connection to end the Dial.
+	p := &peer{t: t, s: s, end: end, port: 80, lp: syn.tcp.SrcPort()}
+	p.sendNone(p.seg(header.FlagRST|header.FlagACK, 0, syn.tcp.Seq()+1, nil, nil))
+	if err := <-errc; err == nil {
+		t.Fatal("dial succeeded")
+	}
+}
+
+// TestTWProc20_SYNWithoutListener (TW-PROC-20, SCN-14): the client closed
+// first; a new SYN from the peer to the record's 4-tuple finds no listener
+// on the client's port, so the record answers with its TW ACK and stays.
+func TestTWProc20_SYNWithoutListener(t *testing.T) {
+	s, end, _ := newCaptureStack(t, nil)
+	type res struct {
+		c   net.Conn
+		err error
+	}
+	done := make(chan res, 1)
+	go func() {
+		c, err := s.Dial("tcp", "10.0.0.2:80")
+		done <- res{c, err}
+	}()
+	var syn parsed
+	waitFor(t, "the SYN", func() bool {
+		out := drain(end)
+		if len(out) > 0 {
+			syn = parse(t, out[0])
+		}
+		return len(out) > 0
+	})
+	p := &peer{t: t, s: s, end: end, port: 80, lp: syn.tcp.SrcPort()}
+	iss := syn.tcp.Seq()
+	p.sendOne(p.seg(header.FlagSYN|header.FlagACK, 5000, iss+1, synOpts(700), nil)) // the handshake's ACK
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	r.c.Close()
+	fin := parse(t, drain(end)[0])
+	if fin.tcp.Flags() != header.FlagFIN|header.FlagACK {
+		t.Fatalf("flags %#x, want FIN", fin.tcp.Flags())
+	}
+	p.sendOne(p.seg(header.FlagFIN|header.FlagACK, 5001, iss+2, tsOpts(701, fin.opts.TSVal), nil))
+	if countState(s.Sockets(), tcp.StateTimeWait) != 1 {
+		t.Fatalf("no record: %v", s.Sockets())
+	}
+	a := p.sendOne(p.seg(header.FlagSYN, 6002, 0, synOpts(800), nil))
+	if a.tcp.Flags() != header.FlagACK || a.tcp.Seq() != iss+2 || a.tcp.Ack() != 5002 {
+		t.Errorf("reply flags %#x seq %d ack %d, want the TW ACK", a.tcp.Flags(), a.tcp.Seq(), a.tcp.Ack())
+	}
+	if countState(s.Sockets(), tcp.StateTimeWait) != 1 {
+		t.Errorf("record gone")
 	}
 }

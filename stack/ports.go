@@ -80,7 +80,7 @@ func (p *portTable) bindOpts(addr [4]byte, port uint16, o portOwner, owner any) 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if port == 0 {
-		lo, hi := p.s.opts.IPLocalPortRange[0], p.s.opts.IPLocalPortRange[1]
+		lo, hi := p.s.o().IPLocalPortRange[0], p.s.o().IPLocalPortRange[1]
 		n := hi - lo + 1
 		start := int(rand.Uint32N(uint32(n)))
 		found := false
@@ -90,7 +90,7 @@ func (p *portTable) bindOpts(addr [4]byte, port uint16, o portOwner, owner any) 
 				if (cand%2 == lo%2) == (pass == 0) {
 					continue // first pass: the other parity than connect()
 				}
-				if p.buckets[uint16(cand)] == nil && !p.s.opts.reservedPort(cand) {
+				if p.buckets[uint16(cand)] == nil && !p.s.o().reservedPort(cand) {
 					port, found = uint16(cand), true
 					break
 				}
@@ -199,12 +199,12 @@ func (p *portTable) connectPort(laddr, raddr [4]byte, rport uint16, c *conn,
 	insert func(port uint16) (ok bool, displaced any)) (uint16, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	low, high := p.s.opts.IPLocalPortRange[0], p.s.opts.IPLocalPortRange[1]+1
+	low, high := p.s.o().IPLocalPortRange[0], p.s.o().IPLocalPortRange[1]+1
 	remaining := high - low
 	if remaining > 1 {
 		remaining &^= 1
 	}
-	h := p.portOffset(laddr, raddr, rport, p.s.clock.Now())
+	h := p.portOffset(laddr, raddr, rport, p.s.now())
 	index := h & (perturbSlots - 1)
 	offset := int((uint64(p.perturb[index]) + h>>32) % uint64(remaining))
 	offset &^= 1
@@ -214,7 +214,7 @@ func (p *portTable) connectPort(laddr, raddr [4]byte, rport uint16, c *conn,
 			if port >= high {
 				port -= remaining
 			}
-			if p.s.opts.reservedPort(port) {
+			if p.s.o().reservedPort(port) {
 				continue
 			}
 			b := p.buckets[uint16(port)]

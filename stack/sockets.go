@@ -36,7 +36,7 @@ func (s SocketInfo) String() string {
 // Sockets lists listeners, connections and TIME-WAIT records, sorted by
 // local then remote address.
 func (s *Stack) Sockets() []SocketInfo {
-	now := s.clock.Now()
+	now := s.now()
 	var out []SocketInfo
 	for _, l := range s.listeners.all() {
 		l.mu.Lock()

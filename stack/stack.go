@@ -18,8 +18,12 @@
 // a packet on the caller's goroutine and a VirtualClock fires the timers
 // from Advance. Packet-level tests use that mode.
 //
-// Lock order: listener.mu -> conn.mu -> ports.mu -> table shard mu ->
-// timer mu. No lock is held across a device write or a wake-up.
+// Packets to the stack's own addresses and to 127.0.0.0/8 go through an
+// internal loopback queue instead of the device.
+//
+// Lock order: conn.mu -> listener.mu; conn.mu -> ports.mu -> table shard
+// mu -> death-row mu; conn.mu -> timer mu. No lock is held across a device
+// write or a wake-up.
 package stack
 
 import (
@@ -27,6 +31,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 
@@ -39,9 +44,11 @@ import (
 // Stack is one instance of the TCP/IP stack over one device. Several stacks
 // can run side by side in one process; they share nothing.
 type Stack struct {
-	opts  Options
-	cfg   *tcp.Config
+	opts  atomic.Pointer[Options]    // replaced whole by SetOption
+	optMu sync.Mutex                 // serializes SetOption
+	cfg   atomic.Pointer[tcp.Config] // for new connections; live ones keep theirs
 	clock Clock
+	skew  tcp.Time // ustack.ts_clock_skew: the stack's time is clock + skew
 	dev   tun.Device
 	mtu   int
 	m     *metrics.Counters
@@ -53,6 +60,8 @@ type Stack struct {
 	tw        *twState
 	timers    timerState
 	frag      reassembler
+	loop      loopback
+	icmpLimit icmpLimiter
 
 	batches sync.Pool // *batch for API calls and timers
 	ipID    atomic.Uint32
@@ -64,7 +73,6 @@ type Stack struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 	wg        sync.WaitGroup
-	outErr    atomic.Uint64
 }
 
 // ErrNoAddress is returned by New when Options.Addrs is empty.
@@ -76,9 +84,10 @@ func New(dev tun.Device, opts Options) (*Stack, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	s := &Stack{opts: opts, dev: dev, closed: make(chan struct{})}
-	s.opts.Addrs = append([]netip.Addr(nil), opts.Addrs...)
-	s.opts.IPLocalReservedPorts = append([][2]int(nil), opts.IPLocalReservedPorts...)
+	s := &Stack{dev: dev, closed: make(chan struct{})}
+	opts.Addrs = append([]netip.Addr(nil), opts.Addrs...)
+	opts.IPLocalReservedPorts = append([][2]int(nil), opts.IPLocalReservedPorts...)
+	s.opts.Store(&opts)
 	for _, a := range opts.Addrs {
 		if !a.Is4() {
 			return nil, fmt.Errorf("stack: address %v is not IPv4", a)
@@ -96,15 +105,16 @@ func New(dev tun.Device, opts Options) (*Stack, error) {
 	if s.clock == nil {
 		s.clock = NewRealClock()
 	}
+	s.skew = tcp.Time(opts.TSClockSkew)
 	s.m = metrics.New()
-	s.cfg = opts.tcpConfig(s.mtu)
+	s.cfg.Store(opts.tcpConfig(s.mtu))
 	s.seed = rand.Uint64()
 	s.ipID.Store(rand.Uint32())
 	s.table.init()
 	s.listeners.init()
 	s.ports.init(s)
 	s.tw = newTWState(s)
-	s.timers.init(s.clock.Now())
+	s.timers.init(s.now())
 	s.frag.init(s)
 
 	driven := s.clock.attach(s)
@@ -148,14 +158,54 @@ func (s *Stack) isClosed() bool {
 // Counters returns the stack's MIB counters.
 func (s *Stack) Counters() *metrics.Counters { return s.m }
 
-// Options returns a copy of the options the stack was created with.
-func (s *Stack) Options() Options { return s.opts }
+// now is the stack's protocol time: the clock shifted by
+// ustack.ts_clock_skew. Everything inside the stack (engine, TIME-WAIT,
+// timers) uses it; only the Clock boundary converts.
+func (s *Stack) now() tcp.Time { return s.clock.Now() + s.skew }
+
+// o returns the current options (never modified in place).
+func (s *Stack) o() *Options { return s.opts.Load() }
+
+// Options returns a copy of the stack's current options.
+func (s *Stack) Options() Options {
+	o := *s.o()
+	o.Addrs = append([]netip.Addr(nil), o.Addrs...)
+	o.IPLocalReservedPorts = append([][2]int(nil), o.IPLocalReservedPorts...)
+	return o
+}
+
+// SetOption changes a knob of a running stack, like writing to /proc/sys
+// (same names and checks as Options.Set). The IP layer, port selection and
+// TIME-WAIT processing see the new value at once; the engine's knobs
+// (tcp.Config) apply to connections created afterwards, while existing
+// connections keep the values they started with. ustack.workers,
+// ustack.manual, ustack.timewait_profile and ustack.ts_clock_skew are fixed when the stack is
+// created.
+func (s *Stack) SetOption(name, value string) error {
+	s.optMu.Lock()
+	defer s.optMu.Unlock()
+	old := s.o()
+	o := s.Options()
+	if err := o.Set(name, value); err != nil {
+		return err
+	}
+	if o.Workers != old.Workers || o.Manual != old.Manual || o.TimeWaitProfile != old.TimeWaitProfile ||
+		o.TSClockSkew != old.TSClockSkew {
+		return fmt.Errorf("stack: set %s: %w: fixed when the stack is created", name, ErrInvalidValue)
+	}
+	cfg := o.tcpConfig(s.mtu)
+	cfg.Secret = s.cfg.Load().Secret // ISNs and TS offsets stay continuous
+	s.cfg.Store(cfg)
+	s.opts.Store(&o)
+	s.tw.reconfigure(&o)
+	return nil
+}
 
 // Clock returns the stack's clock.
 func (s *Stack) Clock() Clock { return s.clock }
 
-// Config returns the engine configuration derived from the options.
-func (s *Stack) Config() *tcp.Config { return s.cfg }
+// Config returns the engine configuration new connections get.
+func (s *Stack) Config() *tcp.Config { return s.cfg.Load() }
 
 // output writes finished packets to the device. Workers, timers and API
 // calls write concurrently: devices accept concurrent writes (a TUN write
@@ -167,17 +217,21 @@ func (s *Stack) output(pkts [][]byte) {
 	}
 	for len(pkts) > 0 {
 		n, err := s.dev.Write(pkts, 0)
-		if err != nil {
-			// The rest of the batch is lost, like packets dropped by a
-			// full qdisc: retransmission recovers.
-			s.outErr.Add(uint64(len(pkts)))
-			s.m.Add(metrics.IpOutDiscards, uint64(len(pkts)-n))
+		if err == nil {
+			if n <= 0 {
+				break
+			}
+			pkts = pkts[n:]
+			continue
+		}
+		if errors.Is(err, os.ErrClosed) || n >= len(pkts) {
+			s.m.Add(metrics.IpOutDiscards, uint64(len(pkts)-min(n, len(pkts))))
 			break
 		}
-		if n <= 0 {
-			break
-		}
-		pkts = pkts[n:]
+		// Packet n was refused (too big for the device, say): it is
+		// lost like a packet dropped by a qdisc, the rest still go.
+		s.m.Inc(metrics.IpOutDiscards)
+		pkts = pkts[n+1:]
 	}
 }
 
@@ -217,9 +271,10 @@ func (s *Stack) flowHash(t *tcp.Tuple) uint64 {
 var _ tcp.Emitter = (*batch)(nil)
 
 // localAddrFor picks the source address for a connection to dst: dst itself
-// when it is ours (a connection to self), else the first address.
+// when it is ours or loopback (a connection to self), else the first
+// address.
 func (s *Stack) localAddrFor(dst [4]byte) [4]byte {
-	if s.isLocal(dst) {
+	if s.isOwn(dst) {
 		return dst
 	}
 	return s.addrs[0]

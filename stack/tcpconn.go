@@ -85,7 +85,7 @@ func (t *TCPConn) Read(p []byte) (int, error) {
 		if len(p) == 0 {
 			// A zero-length read returns at once, like read(2).
 		} else {
-			n, err = c.tc.Read(p, t.s.clock.Now(), b)
+			n, err = c.tc.Read(p, t.s.now(), b)
 		}
 		t.s.afterEngine(c, b)
 		if n == 0 && err == nil && len(p) > 0 {
@@ -131,7 +131,7 @@ func (t *TCPConn) Write(p []byte) (int, error) {
 		c.mu.Lock()
 		c.prepare(b)
 		if written < len(p) {
-			n, err = c.tc.Write(p[written:], t.s.clock.Now(), b)
+			n, err = c.tc.Write(p[written:], t.s.now(), b)
 		}
 		t.s.afterEngine(c, b)
 		written += n
@@ -173,7 +173,7 @@ func (t *TCPConn) Close() error {
 	c.mu.Lock()
 	c.userClose = true
 	c.prepare(b)
-	c.tc.Close(s.clock.Now(), b)
+	c.tc.Close(s.now(), b)
 	s.afterEngine(c, b)
 	if !c.hashed && c.ownsPort {
 		s.ports.release(c.tuple.LocalPort, c)
@@ -279,6 +279,16 @@ func (t *TCPConn) SetLinger2(sec int) error {
 	return t.setOpt(func(e *tcp.Conn, _ tcp.Time, _ *batch) { e.SetLinger2(sec) })
 }
 
+// SetUserTimeout sets TCP_USER_TIMEOUT (0 turns it off).
+func (t *TCPConn) SetUserTimeout(d time.Duration) error {
+	return t.setOpt(func(e *tcp.Conn, _ tcp.Time, _ *batch) { e.SetUserTimeout(d) })
+}
+
+// SetMaxSeg sets TCP_MAXSEG.
+func (t *TCPConn) SetMaxSeg(mss int) error {
+	return t.setOpt(func(e *tcp.Conn, _ tcp.Time, _ *batch) { e.SetMaxSeg(mss) })
+}
+
 // SetDeadline implements net.Conn.
 func (t *TCPConn) SetDeadline(d time.Time) error {
 	if t.closed.Load() {
@@ -316,6 +326,15 @@ func (t *TCPConn) State() tcp.State {
 		return tcp.StateClose // TW-ENTER-9
 	}
 	return t.c.tc.State()
+}
+
+// Poll reports, without blocking, whether Read and Write would return at
+// once (poll(2)'s POLLIN and POLLOUT): data, EOF or an error to read; room
+// in the send buffer or an error to report.
+func (t *TCPConn) Poll() (readable, writable bool) {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	return t.c.tc.Readable(), t.c.tc.Writable()
 }
 
 // Info returns TCP_INFO-like data.

@@ -76,7 +76,7 @@ func (s *Stack) inputConn(c *conn, seg *tcp.Segment, b *batch) bool {
 		return false
 	}
 	c.prepare(b)
-	c.tc.Input(seg, s.clock.Now(), b)
+	c.tc.Input(seg, s.now(), b)
 	s.afterEngine(c, b)
 	c.mu.Unlock()
 	return true

@@ -67,9 +67,20 @@ func (s *Stack) cancelTimer(c *conn) {
 	s.timers.mu.Unlock()
 }
 
-// nextDeadline implements timerSink: the earliest of the connection wheel,
-// the death row and the reassembly queues.
+// nextDeadline implements timerSink, on the clock's time base.
 func (s *Stack) nextDeadline() tcp.Time {
+	if n := s.nextTimer(); n != 0 {
+		return max(n-s.skew, 1)
+	}
+	return 0
+}
+
+// runTimers implements timerSink, on the clock's time base.
+func (s *Stack) runTimers(now tcp.Time) { s.fireTimers(now + s.skew) }
+
+// nextTimer returns the earliest deadline of the connection wheel, the
+// death row and the reassembly queues, on the stack's (skewed) time base.
+func (s *Stack) nextTimer() tcp.Time {
 	var next tcp.Time
 	earliest := func(t tcp.Time) {
 		if t != 0 && (next == 0 || t < next) {
@@ -86,9 +97,9 @@ func (s *Stack) nextDeadline() tcp.Time {
 	return next
 }
 
-// runTimers implements timerSink: fire every connection timer due at now,
-// expire TIME-WAIT records and reassembly queues.
-func (s *Stack) runTimers(now tcp.Time) {
+// fireTimers fires every connection timer due at now, and expires
+// TIME-WAIT records and reassembly queues.
+func (s *Stack) fireTimers(now tcp.Time) {
 	t := &s.timers
 	t.runMu.Lock()
 	defer t.runMu.Unlock()
@@ -137,7 +148,7 @@ func (s *Stack) timerLoop() {
 		t.mu.Lock()
 		t.sleepUntil = 0
 		t.mu.Unlock()
-		s.runTimers(s.clock.Now())
+		s.fireTimers(s.now())
 		next := s.tw.next()
 		if f := s.frag.nextDeadline(); f != 0 && (next == 0 || f < next) {
 			next = f
@@ -153,7 +164,7 @@ func (s *Stack) timerLoop() {
 		t.mu.Unlock()
 		d := time.Hour
 		if next != 0 {
-			d = max(time.Duration(next-s.clock.Now()), 0)
+			d = max(time.Duration(next-s.now()), 0)
 		}
 		tm.Reset(d)
 		select {

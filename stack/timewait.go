@@ -2,6 +2,7 @@ package stack
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ustack/ustack/metrics"
@@ -16,17 +17,32 @@ import (
 // shard's lock, their timer links by mu (lock order: shard -> tw).
 type twState struct {
 	s   *Stack
-	cfg timewait.Config
-	mu  sync.Mutex // guards dr and every record's timer link
+	cfg atomic.Pointer[timewait.Config] // replaced whole by reconfigure
+	mu  sync.Mutex                      // guards dr and every record's timer link
 	dr  *timewait.DeathRow
 	out []*timewait.Record // Expire's result, reused under mu
 }
 
 func newTWState(s *Stack) *twState {
-	t := &twState{s: s, cfg: s.opts.timewaitConfig()}
-	t.dr = timewait.NewDeathRow(t.cfg.Profile, int64(s.clock.Now()), s.m)
-	t.dr.SetMaxBuckets(s.opts.TCPMaxTwBuckets)
+	t := &twState{s: s}
+	cfg := s.o().timewaitConfig()
+	t.cfg.Store(&cfg)
+	t.dr = timewait.NewDeathRow(cfg.Profile, int64(s.now()), s.m)
+	t.dr.SetMaxBuckets(s.o().TCPMaxTwBuckets)
 	return t
+}
+
+// reconfigure applies new options (SetOption); the peer cache of
+// tcp_tw_recycle survives.
+func (t *twState) reconfigure(o *Options) {
+	cfg := o.timewaitConfig()
+	if old := t.cfg.Load(); old.Peers != nil && cfg.Peers != nil {
+		cfg.Peers = old.Peers
+	}
+	t.cfg.Store(&cfg)
+	t.mu.Lock()
+	t.dr.SetMaxBuckets(o.TCPMaxTwBuckets)
+	t.mu.Unlock()
 }
 
 // newRecord is tcp_time_wait's allocation and scheduling (TW-ENTER-2..7):
@@ -52,7 +68,7 @@ func (t *twState) newRecord(c *conn, info *tcp.TimeWaitInfo, now tcp.Time) *time
 	r := new(timewait.Record)
 	r.Init(timewait.Tuple(c.tuple), sub, info.RcvNxt, info.SndNxt, info.RcvWnd, info.RcvWScale,
 		tsRecent, tsStamp, info.TSOffset, int64(info.RTO), c.twFlags(), int64(now))
-	timewait.EnterRecycle(r, &t.cfg, int64(now))
+	timewait.EnterRecycle(r, t.cfg.Load(), int64(now))
 	t.dr.Schedule(r, timeout, int64(now))
 	t.s.timers.wake()
 	return r
@@ -125,7 +141,7 @@ func (t *twState) len() int {
 // returns false when the record vanished before the lock was taken, in
 // which case the caller looks the segment up again.
 func (s *Stack) inputTimeWait(h uint64, k tcp.Tuple, r *timewait.Record, seg *tcp.Segment, b *batch) bool {
-	now := s.clock.Now()
+	now := s.now()
 	tws := timewait.Segment{
 		Seq:        seg.Seq,
 		Ack:        seg.Ack,
@@ -147,7 +163,15 @@ func (s *Stack) inputTimeWait(h uint64, k tcp.Tuple, r *timewait.Record, seg *tc
 		sh.mu.Unlock()
 		return false
 	}
-	v := timewait.Process(r, &tws, int64(now), &s.tw.cfg, s.m)
+	cfg := s.tw.cfg.Load()
+	if cfg.Peers != nil {
+		// The tw_recycle peer cache is shared by all shards.
+		s.tw.mu.Lock()
+	}
+	v := timewait.Process(r, &tws, int64(now), cfg, s.m)
+	if cfg.Peers != nil {
+		s.tw.mu.Unlock()
+	}
 	// What a TW ACK carries, read under the lock (TW-RESP-1).
 	sndNxt, rcvNxt, win, hasTS, tsval, tsecr, tos := r.SndNxt, r.RcvNxt, r.Window(), r.HasTS(), r.TSVal(int64(now)), r.TSRecent, r.TOS
 	dead := false
@@ -205,6 +229,6 @@ func (s *Stack) sendReset(k tcp.Tuple, seg *tcp.Segment, b *batch) {
 // reuseCheck decides, under the shard lock, whether connect() may take
 // over record r (TW-REUSE-1..8).
 func (s *Stack) reuseCheck(r *timewait.Record, now tcp.Time, bound bool) bool {
-	delay := int(s.opts.TCPTwReuseDelay / time.Millisecond)
-	return timewait.CanReuseProfile(s.tw.cfg.Profile, r, int64(now), s.opts.TCPTwReuse, delay, false, bound)
+	delay := int(s.o().TCPTwReuseDelay / time.Millisecond)
+	return timewait.CanReuseProfile(s.tw.cfg.Load().Profile, r, int64(now), s.o().TCPTwReuse, delay, false, bound)
 }

@@ -253,9 +253,13 @@ func TestTWProc14_ReconnectSamePort(t *testing.T) {
 			if wait != 0 {
 				r = <-done // admitted at once: the handshake completes in Dial
 			} else {
-				// The record's verdict does not depend on the server's
-				// clock, so time may move while the first SYN is handled;
-				// the retransmitted SYN comes after 1 s.
+				// Let the first SYN's exchange (TW ACK, the client's RST
+				// that kills the record) finish; the retransmitted SYN
+				// then comes after 1 s and reaches the listener.
+				l.waitIdle(t)
+				if twAcks != 1 || l.b.Sockstat().TW != 0 {
+					t.Fatalf("after the first SYN: %d TW ACKs, %d records; want 1, 0", twAcks, l.b.Sockstat().TW)
+				}
 			loop:
 				for {
 					select {

@@ -134,7 +134,7 @@ func (w *worker) loop() {
 			return
 		}
 		for i := 0; ; i++ {
-			s.deliverIP(p.data[:p.n], w.batch)
+			s.deliverIP(p.data[:p.n], w.batch, false)
 			s.rd.free <- p
 			if i+1 >= workerBudget {
 				break

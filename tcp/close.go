@@ -58,6 +58,17 @@ func (c *Conn) cleanupRbuf(copied int, now Time, e Emitter) {
 // Write copies p into the send buffer (tcp_sendmsg) and pushes what may go.
 // (0, nil) means the buffer is full.
 func (c *Conn) Write(p []byte, now Time, e Emitter) (int, error) {
+	return c.write(p, false, now, e)
+}
+
+// WriteMore is Write with MSG_MORE: the data is not marked for PSH and a
+// partial segment waits for more (as under TCP_CORK) until a plain Write,
+// TCP_NODELAY, uncorking or close pushes it.
+func (c *Conn) WriteMore(p []byte, now Time, e Emitter) (int, error) {
+	return c.write(p, true, now, e)
+}
+
+func (c *Conn) write(p []byte, more bool, now Time, e Emitter) (int, error) {
 	if c.err != 0 {
 		return 0, c.err
 	}
@@ -82,14 +93,22 @@ func (c *Conn) Write(p []byte, now Time, e Emitter) (int, error) {
 		return 0, nil
 	}
 	c.writeSeq += uint32(n)
-	c.pushSeq = c.writeSeq
+	c.moreHold = more
+	if !more {
+		c.pushSeq = c.writeSeq // tcp_mark_push
+	}
 	c.pushPending(now, e, false)
 	return n, nil
 }
 
 // Shutdown is tcp_shutdown (CLOSE-18) plus the receive-side flag.
 func (c *Conn) Shutdown(read, write bool, now Time, e Emitter) error {
-	if c.state == StateClose && c.err == 0 && !c.finRcvd {
+	if c.state == StateClose {
+		// inet_shutdown: a closed socket reports ENOTCONN (after a reset
+		// or a TIME-WAIT downgrade too) but still marks the directions.
+		c.rdShut = c.rdShut || read
+		c.wrShut = c.wrShut || write
+		c.events |= EventReadable | EventWritable
 		return syscall.ENOTCONN
 	}
 	if read {
@@ -130,6 +149,7 @@ func (c *Conn) sendFin(now Time, e Emitter) {
 		return
 	}
 	c.finQueued = true
+	c.moreHold = false
 	c.writeSeq++
 	if c.state == StateFinWait1 && c.sndNxt == c.iss+1 && c.sndUna == c.iss && c.retransTS != 0 {
 		// Still in the handshake (SYN_RECV close): the FIN waits for the ACK.

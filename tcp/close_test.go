@@ -343,3 +343,20 @@ func TestCloseWaitOldSegmentWithNewDataAfterShutRD(t *testing.T) {
 		t.Fatalf("err %v", h.c.Err())
 	}
 }
+
+// An active RST of a timestamped connection carries the TS option
+// (tcp_transmit_skb adds the established options).
+func TestActiveRSTCarriesTimestamp(t *testing.T) {
+	h := newHarness(t)
+	h.passive(linuxSYN(100))
+	h.send(mkSeg(rcv0, snd0, fPA, 1000, payload(10, 0), tsOpt(150, 1)))
+	h.recv()
+	h.c.Close(h.now, h.e)
+	r := h.expect(fRA, snd0, rcv0+10)
+	if !r.Opts.HasTS || r.Opts.TSEcr != 150 || r.Opts.TSVal != h.tsNow() {
+		t.Fatalf("RST options %+v", r.Opts)
+	}
+	if r.Window == 0 {
+		t.Error("RST window 0; Linux advertises tcp_select_window")
+	}
+}

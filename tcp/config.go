@@ -116,30 +116,25 @@ func (cfg *Config) advMSS() int {
 // secure_tcp_seq computes it: a keyed hash of the 4-tuple plus a clock
 // ticking every 64 ns.
 func ISN(cfg *Config, t Tuple, now Time) uint32 {
-	h := siphash24(cfg.Secret, tupleWords(t, true))
-	return uint32(h) + uint32(uint64(now)>>6)
+	return uint32(tupleHash(cfg, t)) + uint32(uint64(now)>>6)
 }
 
-// TSOffset returns the timestamp offset of connections between the two
-// addresses of t (secure_tcp_ts_off: keyed by the address pair, so every
-// incarnation of a 4-tuple continues the same TS clock). 0 when
-// tcp_timestamps is not 1.
+// TSOffset returns the timestamp offset of t's connections. Linux 6.18.17+
+// (the reference 6.18.19) derives it from the same keyed 4-tuple hash as
+// the ISN (secure_tcp_seq_and_ts_off, TW-REUSE-13), so every incarnation of
+// a 4-tuple continues the same TS clock. 0 unless tcp_timestamps is 1.
 func TSOffset(cfg *Config, t Tuple) uint32 {
 	if cfg.Timestamps != 1 {
 		return 0
 	}
-	return uint32(siphash24(cfg.Secret, tupleWords(t, false)) >> 32)
+	return uint32(tupleHash(cfg, t) >> 32)
 }
 
-func tupleWords(t Tuple, ports bool) [2]uint64 {
+func tupleHash(cfg *Config, t Tuple) uint64 {
 	var w [2]uint64
 	w[0] = uint64(binary.BigEndian.Uint32(t.LocalAddr[:]))<<32 | uint64(binary.BigEndian.Uint32(t.RemoteAddr[:]))
-	if ports {
-		w[1] = uint64(t.LocalPort)<<16 | uint64(t.RemotePort) | 1<<40
-	} else {
-		w[1] = 2 << 40 // domain separation from the ISN hash
-	}
-	return w
+	w[1] = uint64(t.LocalPort)<<16 | uint64(t.RemotePort)
+	return siphash24(cfg.Secret, w)
 }
 
 // siphash24 is SipHash-2-4 of two 64-bit words under a 128-bit key.

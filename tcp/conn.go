@@ -17,6 +17,10 @@ type Conn struct {
 	tuple Tuple
 	state State
 	err   syscall.Errno
+	// softErr is sk_err_soft: an ICMP error reported only if the
+	// connection later times out (tcp_write_err).
+	softErr syscall.Errno
+	pmtu    int // path MTU learned from ICMP (0 = the link MTU)
 
 	events Event
 
@@ -128,16 +132,21 @@ type Conn struct {
 	prrDeliv  uint32
 	prrOut    uint32
 	sacked    scoreboard
+	undo      undoState
 
 	maxPktsOut     uint32 // max_packets_out in the current window
 	wasCwndLimited bool   // is_cwnd_limited
 	cwndUsageSeq   uint32
 	lastRTTus      int64
-	rtoArmedAt     Time
+
+	bytesAcked, bytesReceived     uint64
+	segsOut, segsIn, totalRetrans uint64
+	rtoArmedAt                    Time
 
 	// Socket options.
 	noDelay    bool
 	cork       bool
+	moreHold   bool // the last write had MSG_MORE
 	keepalive  bool
 	keepIdle   time.Duration
 	keepIntvl  time.Duration
@@ -180,6 +189,17 @@ type Info struct {
 	SACK       bool
 	Orphan     bool
 	NextTimer  Time
+
+	// Lifetime totals (tcpi_bytes_acked, tcpi_bytes_received, tcpi_segs_out,
+	// tcpi_segs_in, tcpi_total_retrans) and the last activity times.
+	BytesAcked    uint64
+	BytesReceived uint64
+	SegsOut       uint64
+	SegsIn        uint64
+	TotalRetrans  uint64
+	LastDataSent  Time
+	LastDataRecv  Time
+	LastAckRecv   Time
 }
 
 // TimeWaitInfo is what a TIME-WAIT record keeps of the connection
@@ -248,6 +268,15 @@ func (c *Conn) Info() Info {
 		SACK:       c.sackOK,
 		Orphan:     c.orphan,
 		NextTimer:  c.NextTimer(),
+
+		BytesAcked:    c.bytesAcked,
+		BytesReceived: c.bytesReceived,
+		SegsOut:       c.segsOut,
+		SegsIn:        c.segsIn,
+		TotalRetrans:  c.totalRetrans,
+		LastDataSent:  c.lastSend,
+		LastDataRecv:  c.lrcvTime,
+		LastAckRecv:   c.lastRcv,
 	}
 }
 
@@ -268,6 +297,7 @@ func (c *Conn) Writable() bool {
 func (c *Conn) SetNoDelay(on bool, now Time, e Emitter) {
 	c.noDelay = on
 	if on {
+		c.moreHold = false
 		c.pushPending(now, e, true)
 	}
 }
@@ -276,6 +306,7 @@ func (c *Conn) SetNoDelay(on bool, now Time, e Emitter) {
 func (c *Conn) SetCork(on bool, now Time, e Emitter) {
 	c.cork = on
 	if !on {
+		c.moreHold = false
 		c.pushPending(now, e, true)
 	}
 }
@@ -289,6 +320,19 @@ func (c *Conn) SetKeepAlive(on bool, idle, intvl time.Duration, cnt int, now Tim
 		c.keepAt = now.add(c.keepIdleTime())
 	} else if !on && c.state != StateFinWait2 {
 		c.keepAt = 0
+	}
+}
+
+// SetQuickAck sets TCP_QUICKACK: on leaves interactive mode and ACKs the
+// next segments at once; off enters interactive (delayed) mode.
+func (c *Conn) SetQuickAck(on bool, now Time, e Emitter) {
+	if on {
+		c.enterQuickAck()
+		if c.ackPending && c.isSynchronized() {
+			c.sendAck(now, e)
+		}
+	} else {
+		c.pingpong = max(c.pingpong, 1)
 	}
 }
 

@@ -322,3 +322,34 @@ func TestLimitedTransmitNoSACK(t *testing.T) {
 	h.expect(fPA, snd0+14000, rcv0)
 	h.expectNone()
 }
+
+// packetdrill nagle/sockopt_cork_nodelay.pkt
+func TestCorkNoDelayMsgMore(t *testing.T) {
+	h := newHarness(t)
+	h.passive(&header.Options{HasMSS: true, MSS: 1000, HasWScale: true, WScale: 7})
+	h.c.SetCork(true, h.now, h.e)
+	h.c.Write(payload(40, 0), h.now, h.e)
+	h.c.Write(payload(40, 0), h.now, h.e)
+	h.expectNone()
+	h.c.SetCork(false, h.now, h.e)
+	if o := h.expect(fPA, snd0, rcv0); len(o.Payload) != 80 {
+		t.Fatal(o)
+	}
+	h.send(mkSeg(rcv0, snd0+80, fA, 257, nil, nil))
+	h.c.SetCork(true, h.now, h.e)
+	h.c.Write(payload(40, 0), h.now, h.e)
+	h.c.Write(payload(40, 0), h.now, h.e)
+	h.expectNone()
+	h.c.SetNoDelay(true, h.now, h.e) // pushes even while corked
+	h.expect(fPA, snd0+80, rcv0)
+	h.send(mkSeg(rcv0, snd0+160, fA, 257, nil, nil))
+	h.c.SetCork(false, h.now, h.e)
+	h.c.SetNoDelay(false, h.now, h.e)
+	h.c.WriteMore(payload(40, 0), h.now, h.e)
+	h.c.WriteMore(payload(40, 0), h.now, h.e)
+	h.expectNone()
+	h.c.SetNoDelay(true, h.now, h.e)
+	if o := h.expect(fA, snd0+160, rcv0); len(o.Payload) != 80 { // MSG_MORE data carries no PSH
+		t.Fatal(o)
+	}
+}

@@ -28,9 +28,11 @@
 //	input.go      tcp_rcv_state_process, tcp_validate_incoming, tcp_ack
 //	output.go     tcp_transmit_skb, tcp_write_xmit, Nagle, tcp_select_window
 //	recovery.go   SACK scoreboard, fast retransmit, PRR, RTO loss state, cc hooks
+//	undo.go       undo of spurious reductions (DSACK, timestamps)
+//	txlog.go      per-segment send times: RTT samples, Karn, retrans_stamp
 //	sack_rcv.go   out-of-order queue, SACK/DSACK generation, delayed-ACK clock
 //	autotune.go   receive-buffer autotuning (tcp_rcv_space_adjust)
-//	timers.go     RTO estimator and backoff, write timeouts, probe0, keepalive
+//	timers.go     RTO estimator and backoff, write timeouts, probe0, TLP, keepalive
 //	close.go      tcp_close, shutdown, linger, orphans, tcp_time_wait
 //	segment.go    ParseSegment and the stateless replies (RST, TIME-WAIT ACK)
 //

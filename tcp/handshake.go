@@ -63,7 +63,10 @@ func (c *Conn) allocBuffers() {
 func (c *Conn) initialWindow() {
 	space := c.fullSpace()
 	mss := c.advMSS
-	if c.tsOK {
+	// The passive side knows the peer offered timestamps; tcp_connect_init
+	// only deducts them for an inherited ts_recent (TIME-WAIT reuse), so a
+	// plain active SYN offers 64240 where a SYN-ACK offers 65160.
+	if c.tsOK && (c.passive || c.tsStamp != 0) {
 		mss -= 12
 	}
 	clamp := uint32(65535) << maxWScale
@@ -180,6 +183,7 @@ func NewPassiveOpts(cfg *Config, m *metrics.Counters, t Tuple, syn *Segment, isn
 		c.iss = ISN(cfg, t, now)
 	}
 	c.tsOffset = TSOffset(cfg, t)
+	c.passive = true
 	c.negotiate(syn, now)
 	c.advMSS = cfg.advMSS()
 	if c.userMSS > 0 {
@@ -227,6 +231,9 @@ func (c *Conn) negotiate(syn *Segment, now Time) {
 // syncMSS is tcp_sync_mss: the MSS we send with.
 func (c *Conn) syncMSS() {
 	m := min(c.mssClampOr(defaultMSS), c.cfg.advMSS())
+	if c.pmtu != 0 {
+		m = min(m, c.pmtu-40)
+	}
 	if c.userMSS > 0 {
 		m = min(m, c.userMSS)
 	}
@@ -241,7 +248,7 @@ func (c *Conn) syncMSS() {
 	if cut > 0 && m > int(cut) {
 		m = max(int(cut), 68-20)
 	}
-	c.mssCache = max(m, 8)
+	c.mssCache = max(m, 48) // tcp_min_snd_mss
 	c.snd.MSS = uint32(c.mssCache)
 }
 

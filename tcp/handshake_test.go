@@ -68,7 +68,7 @@ func TestActiveOpenSYNOptions(t *testing.T) {
 	h := newHarness(t)
 	h.c = NewActive(h.cfg, h.m, testTuple, ActiveOpts{ISN: 100, HasISN: true}, h.now, h.e)
 	s := h.expect(fS, 100, 0)
-	if s.Window != 65160 {
+	if s.Window != 64240 { // tcp_connect_init rounds to the full MSS
 		t.Errorf("SYN window %d", s.Window)
 	}
 	o := s.Opts
@@ -81,7 +81,9 @@ func TestActiveOpenSYNOptions(t *testing.T) {
 	}
 	h.now += Time(50 * time.Millisecond)
 	h.send(mkSeg(peerISN, 101, fSA, 5792, nil, &header.Options{HasMSS: true, MSS: 1460, SACKPermitted: true, HasWScale: true, WScale: 2}))
-	h.expect(fA, 101, peerISN+1)
+	if a := h.expect(fA, 101, peerISN+1); a.Window != 502 { // ALIGN(64240, 128) >> 7
+		t.Errorf("third ACK window %d", a.Window)
+	}
 	if h.c.State() != StateEstablished || h.c.tsOK || !h.c.sackOK || h.c.sndWScale != 2 {
 		t.Fatalf("state %v ts %v sack %v", h.c.State(), h.c.tsOK, h.c.sackOK)
 	}
@@ -207,8 +209,11 @@ func TestISNAndTSOffsetKeyed(t *testing.T) {
 	if ISN(cfg, testTuple, 64) != a+1 {
 		t.Error("ISN clock is not ns>>6")
 	}
-	if TSOffset(cfg, testTuple) != TSOffset(cfg, t2) {
-		t.Error("TS offset must depend on the address pair only")
+	if TSOffset(cfg, testTuple) == TSOffset(cfg, t2) {
+		t.Error("TS offset must depend on the 4-tuple (6.18.17+, TW-REUSE-13)")
+	}
+	if TSOffset(cfg, testTuple) != TSOffset(cfg, testTuple) || TSOffset(cfg, testTuple) == uint32(ISN(cfg, testTuple, 0)) {
+		t.Error("TS offset must be stable and not the ISN")
 	}
 	cfg2 := *cfg
 	cfg2.Secret[0] = 2
@@ -238,4 +243,29 @@ func TestListenerMaxSegInherited(t *testing.T) {
 		}
 	}
 	h.expectNone() // cwnd 10
+}
+
+// TW-REUSE-9, PAWS-11: a reused 4-tuple starts at the given ISN with the
+// record's ts_recent; a crossed SYN with an older TSval is dropped.
+func TestActiveOpenTimeWaitReuse(t *testing.T) {
+	h := newHarness(t)
+	h.c = NewActive(h.cfg, h.m, testTuple, ActiveOpts{ISN: 70000, HasISN: true, InheritTS: true, TSRecent: 5000, TSRecentStamp: seconds(h.now)}, h.now, h.e)
+	s := h.expect(fS, 70000, 0)
+	if !s.Opts.HasTS || s.Opts.TSEcr != 0 {
+		t.Fatalf("opts %+v", s.Opts)
+	}
+	if s.Window != 65160 { // an inherited ts_recent makes tcp_connect_init deduct the TS option
+		t.Errorf("window %d", s.Window)
+	}
+	h.send(mkSeg(peerISN, 0, fS, 65535, nil, &header.Options{HasMSS: true, MSS: 1460, HasTS: true, TSVal: 4000}))
+	h.expectNone()
+	if h.c.State() != StateSynSent {
+		t.Fatal(h.c.State())
+	}
+	// The SYN-ACK overwrites the inherited value (PAWS-1).
+	h.send(mkSeg(peerISN, 70001, fSA, 65535, nil, &header.Options{HasMSS: true, MSS: 1460, HasTS: true, TSVal: 10, TSEcr: s.Opts.TSVal}))
+	a := h.expect(fA, 70001, peerISN+1)
+	if a.Opts.TSEcr != 10 || h.c.tsRecent != 10 {
+		t.Errorf("TSecr %d ts_recent %d", a.Opts.TSEcr, h.c.tsRecent)
+	}
 }

@@ -13,6 +13,7 @@ import (
 // (tcp_rcv_state_process / tcp_rcv_established). seg.Payload is only read
 // during the call.
 func (c *Conn) Input(seg *Segment, now Time, e Emitter) {
+	c.segsIn++
 	switch c.state {
 	case StateClose, StateListen:
 		return // the stack answers with a RST from its no-socket path
@@ -411,6 +412,7 @@ func (c *Conn) processAck(seg *Segment, now Time, e Emitter) bool {
 	}
 	var newlySacked uint32
 	if c.sackOK && seg.Opts.NumSACK > 0 {
+		c.checkDSACK(&seg.Opts, ack)
 		newlySacked = c.sackTag(&seg.Opts, ack)
 	}
 	advanced := after(ack, priorUna)
@@ -430,6 +432,7 @@ func (c *Conn) processAck(seg *Segment, now Time, e Emitter) bool {
 			c.sndNxt = ack
 		}
 		c.sbuf.discard(int(data))
+		c.bytesAcked += uint64(acked)
 		c.sndUna = ack
 		c.sacked.trim(ack)
 		if before(c.rtxNext, ack) {
@@ -440,10 +443,6 @@ func (c *Conn) processAck(seg *Segment, now Time, e Emitter) bool {
 		c.retrans = 0
 		c.probesOut = 0
 		c.ackRTT(seg, ack, now)
-		// retrans_stamp lives while retransmitted data is outstanding.
-		if _, rtx, _ := c.txlog.headSent(); !rtx && (c.sndUna == c.sndNxt || !after(c.rtxNext, ack)) {
-			c.retransTS = 0
-		}
 		c.events |= EventWritable
 		c.growSendBuffer()
 	}
@@ -474,10 +473,17 @@ func (c *Conn) processAck(seg *Segment, now Time, e Emitter) bool {
 				c.add(metrics.TcpExtTCPHystartDelayCwnd, w)
 			}
 		}
-		c.fastRetransAlert(advanced, dup, ackedPkts, newlySacked, now)
+		c.fastRetransAlert(seg, advanced, dup, ackedPkts, newlySacked, now)
 		c.processTLPAck(ack, advanced, winUpdate || newlySacked > 0 || len(seg.Payload) > 0, now)
 		c.congControl(ack, ackedPkts, deliveredPkts, advanced, now)
 		c.updatePacingRate()
+		// retrans_stamp lives while retransmitted data is outstanding
+		// (cleared once the state machine is back to Open/Disorder).
+		if c.caState <= cc.Disorder {
+			if _, rtx, _ := c.txlog.headSent(); !rtx && (c.sndUna == c.sndNxt || !after(c.rtxNext, ack)) {
+				c.retransTS, c.undo.firstRtx = 0, 0
+			}
+		}
 	}
 	if (advanced || newlySacked > 0) && !c.probeMode {
 		// tcp_set_xmit_timer

@@ -89,6 +89,12 @@ type transferResult struct {
 // lossy link, then both close. It fails the test on any stall.
 func runTransfer(t *testing.T, seed int64, loss, reorder float64, nA, nB int, sack, ts bool) transferResult {
 	t.Helper()
+	return runTransferISN(t, seed, loss, reorder, nA, nB, sack, ts, 0, 0)
+}
+
+// runTransferISN is runTransfer with chosen ISNs (0 = secure ISN).
+func runTransferISN(t *testing.T, seed int64, loss, reorder float64, nA, nB int, sack, ts bool, isnA, isnB uint32) transferResult {
+	t.Helper()
 	cfg := testConfig()
 	cfg.NoTimeWaitRecords = true // the test plays no TIME-WAIT record
 	cfg.SACK = sack
@@ -104,7 +110,7 @@ func runTransfer(t *testing.T, seed int64, loss, reorder float64, nA, nB int, sa
 	tb := Tuple{LocalAddr: remoteAddr, RemoteAddr: localAddr, LocalPort: 80, RemotePort: 40000}
 	dataA := payload(nA, 1)
 	dataB := payload(nB, 99)
-	a := NewActive(cfg, m, ta, ActiveOpts{}, now, ea)
+	a := NewActive(cfg, m, ta, ActiveOpts{ISN: isnA, HasISN: isnA != 0}, now, ea)
 	var b *Conn
 	var gotA, gotB []byte
 	sentA, sentB := 0, 0
@@ -191,7 +197,7 @@ func runTransfer(t *testing.T, seed int64, loss, reorder float64, nA, nB int, sa
 			if p.toB {
 				if b == nil {
 					if seg.Flags == header.FlagSYN {
-						b = NewPassive(cfg, m, tb, &seg, 0, now, eb)
+						b = NewPassive(cfg, m, tb, &seg, isnB, now, eb)
 					}
 				} else {
 					b.Input(&seg, now, eb)
@@ -258,5 +264,12 @@ func TestTransferLossNewReno(t *testing.T) {
 func TestTransferHeavyLoss(t *testing.T) {
 	for seed := int64(7); seed <= 9; seed++ {
 		runTransfer(t, seed, 0.15, 0.1, 60_000, 20_000, true, true)
+	}
+}
+
+// Sequence numbers wrap through 2^32 in both directions, with loss.
+func TestTransferSequenceWrap(t *testing.T) {
+	for seed := int64(1); seed <= 3; seed++ {
+		runTransferISN(t, seed, 0.02, 0.05, 300_000, 300_000, seed != 2, seed != 3, 0xffff0000, 0xfffe8000)
 	}
 }

@@ -93,11 +93,12 @@ func (c *Conn) transmit(e Emitter, seq uint32, flags uint8, n int, now Time) {
 	seg.SetChecksum(header.TCPChecksum(c.tuple.LocalAddr, c.tuple.RemoteAddr, seg))
 	e.Send(c.tuple, seg)
 	c.inc(metrics.TcpOutSegs)
+	c.segsOut++
 	if flags&header.FlagACK != 0 {
 		c.ackSent()
 	}
-	if n > 0 || flags&(header.FlagSYN|header.FlagFIN) != 0 {
-		c.dataSent(now)
+	if n > 0 {
+		c.dataSent(now) // only segments with payload (skb->len != header)
 	}
 }
 
@@ -260,21 +261,31 @@ func (c *Conn) acceptableSeq() uint32 {
 	return wndEnd
 }
 
-// sendActiveReset is tcp_send_active_reset (CLOSE-10): RST|ACK, no options.
+// sendActiveReset is tcp_send_active_reset (CLOSE-10): RST|ACK with SEQ
+// from tcp_acceptable_seq and ACK rcv_nxt, never retransmitted. It goes
+// through tcp_transmit_skb, which adds the established options: a
+// timestamped connection's RST carries the TS option (as Linux's do on the
+// wire, e.g. the trace in the kernel's conntrack_inexact_rst selftest),
+// although the kernel comment and spec CLOSE-10 say "no options".
 func (c *Conn) sendActiveReset(now Time, e Emitter) {
-	b := e.Buffer(header.TCPMinSize)
-	seg := header.TCP(b[:header.TCPMinSize])
+	var o header.Options
+	c.segOpts(&o, now)
+	hl := header.TCPMinSize + header.OptionsLen(&o)
+	b := e.Buffer(hl)
+	seg := header.TCP(b[:hl])
 	seg.Encode(&header.Fields{
 		SrcPort:    c.tuple.LocalPort,
 		DstPort:    c.tuple.RemotePort,
 		Seq:        c.acceptableSeq(),
 		Ack:        c.rcvNxt,
-		DataOffset: header.TCPMinSize,
+		DataOffset: uint8(hl),
 		Flags:      header.FlagRST | header.FlagACK,
 		Window:     c.selectWindow(),
 	})
+	header.PutOptions(b[header.TCPMinSize:hl], &o)
 	seg.SetChecksum(header.TCPChecksum(c.tuple.LocalAddr, c.tuple.RemoteAddr, seg))
 	e.Send(c.tuple, seg)
+	c.segsOut++
 	c.inc(metrics.TcpOutSegs)
 	c.inc(metrics.TcpOutRsts)
 }
@@ -351,8 +362,8 @@ func (c *Conn) pushPending(now Time, e Emitter, force bool) {
 			flags |= header.FlagFIN
 		}
 		end := c.sndNxt + uint32(n)
-		if n > 0 && (end == dend || end == c.pushSeq) {
-			flags |= header.FlagPSH
+		if n > 0 && before(c.sndNxt, c.pushSeq) && !before(end, c.pushSeq) {
+			flags |= header.FlagPSH // the segment carries the end of a write
 		}
 		c.sendNew(e, n, flags, now)
 		sent = true
@@ -373,7 +384,7 @@ func (c *Conn) pushPending(now Time, e Emitter, force bool) {
 // TCP_NODELAY always, otherwise unless a small segment is still unacked
 // (Minshall's variant).
 func (c *Conn) nagleOK() bool {
-	if c.cork {
+	if c.cork || c.moreHold {
 		return false
 	}
 	if c.noDelay {

@@ -170,6 +170,9 @@ func (c *Conn) retransmitLost(now Time, e Emitter) {
 			c.rtxNext = end
 			continue
 		}
+		if c.rtxNext != c.sndUna && !before(c.rtxNext, c.sndUna+c.sndWnd) {
+			return // tcp_retransmit_skb: beyond the peer's window, only the head goes
+		}
 		hole := c.sacked.nextStart(c.rtxNext, lh)
 		dend := c.dataEnd()
 		n := 0
@@ -187,7 +190,7 @@ func (c *Conn) retransmitLost(now Time, e Emitter) {
 			c.rtxNext = hole
 			continue
 		}
-		if n > 0 && seq+l == dend {
+		if n > 0 && seq+uint32(n) == dend {
 			flags |= header.FlagPSH
 		}
 		c.rtxNext = seq + l
@@ -196,6 +199,7 @@ func (c *Conn) retransmitLost(now Time, e Emitter) {
 		}
 		c.noteRetransmit(seq, seq+l, now)
 		c.inc(metrics.TcpRetransSegs)
+		c.totalRetrans++
 		c.transmit(e, seq, flags, n, now)
 		if c.rtoAt == 0 {
 			c.armRTO(now)
@@ -206,7 +210,7 @@ func (c *Conn) retransmitLost(now Time, e Emitter) {
 // fastRetransAlert is a reduced tcp_fastretrans_alert: duplicate-ACK and
 // SACK driven entry into Recovery (PRR), NewReno partial ACKs, and the
 // exits of Recovery and Loss.
-func (c *Conn) fastRetransAlert(advanced, dup bool, ackedPkts, newlySacked uint32, now Time) {
+func (c *Conn) fastRetransAlert(seg *Segment, advanced, dup bool, ackedPkts, newlySacked uint32, now Time) {
 	if !c.sackOK {
 		// Reno emulates SACK: each duplicate ACK counts one segment that
 		// left the network (tcp_add_reno_sack); cumulative ACKs eat them
@@ -217,26 +221,47 @@ func (c *Conn) fastRetransAlert(advanced, dup bool, ackedPkts, newlySacked uint3
 			c.dupAcks++
 		}
 	}
+	recovered := !before(c.sndUna, c.highSeq)
 	switch c.caState {
-	case cc.Recovery, cc.Loss:
-		if !before(c.sndUna, c.highSeq) {
-			if c.caState == cc.Recovery && c.snd.SSThresh < cc.InfiniteSSThresh {
-				c.snd.Cwnd = max(c.snd.SSThresh, 1) // tcp_end_cwnd_reduction
-				c.ca.CwndEvent(&c.snd, cc.CompleteCwr, int64(now))
-			}
-			c.setCAState(cc.Open, now)
+	case cc.Loss:
+		// tcp_process_loss (without F-RTO)
+		if advanced && c.tryUndoLoss(seg, now) {
 			c.dupAcks = 0
-			c.lostHigh, c.rtxNext = c.sndUna, c.sndUna
 			return
 		}
-		if c.caState == cc.Recovery {
-			if c.sackOK {
-				c.markLostSACK()
-			} else if advanced {
-				// NewReno partial ACK: the next segment is lost too.
-				c.lostHigh = seqMin(c.sndUna+uint32(c.mssCache), c.sndNxt)
-				c.rtxNext = c.sndUna
+		if recovered {
+			c.tryUndoRecovery(seg)
+			c.exitRecovery(now)
+		}
+		return
+	case cc.Recovery:
+		if recovered {
+			undone := c.mayUndo(seg)
+			c.tryUndoRecovery(seg)
+			if !undone && c.undo.valid && c.snd.SSThresh < cc.InfiniteSSThresh {
+				c.snd.Cwnd = max(c.snd.SSThresh, 1) // tcp_end_cwnd_reduction
 			}
+			c.ca.CwndEvent(&c.snd, cc.CompleteCwr, int64(now))
+			c.exitRecovery(now)
+			return
+		}
+		if advanced && c.undo.valid && c.packetDelayed(seg) {
+			// tcp_try_undo_partial: the original got through after all.
+			c.undoCwndReduction(true)
+			c.inc(metrics.TcpExtTCPPartialUndo)
+			c.exitRecovery(now)
+			return
+		}
+		if c.tryUndoDSACK() {
+			c.exitRecovery(now)
+			return
+		}
+		if c.sackOK {
+			c.markLostSACK()
+		} else if advanced {
+			// NewReno partial ACK: the next segment is lost too.
+			c.lostHigh = seqMin(c.sndUna+uint32(c.mssCache), c.sndNxt)
+			c.rtxNext = c.sndUna
 		}
 		return
 	}
@@ -257,6 +282,23 @@ func (c *Conn) fastRetransAlert(advanced, dup bool, ackedPkts, newlySacked uint3
 	} else if c.caState == cc.Disorder {
 		c.setCAState(cc.Open, now)
 	}
+}
+
+// exitRecovery returns to Open (or Disorder while SACKed data remains,
+// tcp_try_keep_open) with nothing marked lost.
+func (c *Conn) exitRecovery(now Time) {
+	c.lostHigh, c.rtxNext = c.sndUna, c.sndUna
+	if c.sackOK {
+		c.dupAcks = int(c.sacked.bytesIn(c.sndUna, c.sndNxt) / uint32(max(c.mssCache, 1)))
+	} else {
+		c.dupAcks = 0
+	}
+	if c.sacked.n > 0 || c.dupAcks > 0 {
+		c.setCAState(cc.Disorder, now)
+	} else {
+		c.setCAState(cc.Open, now)
+	}
+	c.highSeq = c.sndNxt
 }
 
 // markLostSACK marks every hole below the highest SACKed byte lost (the
@@ -285,6 +327,8 @@ func (c *Conn) enterRecovery(now Time) {
 	c.snd.PriorCwnd = c.snd.Cwnd
 	c.prrDeliv, c.prrOut = 0, 0
 	c.syncCC()
+	c.undo.priorSSt = cc.CurrentSSThresh(&c.snd, false)
+	c.initUndo()
 	c.snd.SSThresh = c.ca.SSThresh(&c.snd)
 	c.rtxNext = c.sndUna
 	if c.sackOK {
@@ -302,10 +346,12 @@ func (c *Conn) enterRecovery(now Time) {
 func (c *Conn) enterLoss(now Time) {
 	if c.caState <= cc.Disorder || !after(c.highSeq, c.sndUna) || (c.caState == cc.Loss && c.retrans == 0) {
 		c.syncCC()
+		c.undo.priorSSt = cc.CurrentSSThresh(&c.snd, c.caState == cc.CWR || c.caState == cc.Recovery)
 		c.priorCwnd = c.snd.Cwnd
 		c.snd.PriorCwnd = c.snd.Cwnd
 		c.snd.SSThresh = c.ca.SSThresh(&c.snd)
 		c.ca.CwndEvent(&c.snd, cc.EventLoss, int64(now))
+		c.initUndo()
 	}
 	c.lostHigh = c.sndNxt
 	c.rtxNext = c.sndUna
@@ -369,7 +415,7 @@ func (c *Conn) congControl(ack uint32, ackedPkts, deliveredPkts uint32, advanced
 	}
 	if advanced && c.caState != cc.CWR {
 		c.snd.CwndLimited = c.cwndLimited()
-		c.ca.CongAvoid(&c.snd, ack, ackedPkts, int64(now))
+		c.ca.CongAvoid(&c.snd, ack, deliveredPkts, int64(now))
 	}
 }
 
@@ -417,4 +463,5 @@ func (c *Conn) noteRetransmit(s, e uint32, now Time) {
 		}
 	}
 	c.txlog.markRtx(c.sndUna, s, e, now)
+	c.undoNoteRetransmit(now)
 }

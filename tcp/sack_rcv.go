@@ -81,6 +81,16 @@ func (q *oooQueue) add(s, e uint32) bool {
 	return true
 }
 
+// covers reports whether [s, e) is entirely inside one held range.
+func (q *oooQueue) covers(s, e uint32) bool {
+	for i := range q.n {
+		if !before(s, q.r[i].start) && !after(e, q.r[i].end) {
+			return true
+		}
+	}
+	return false
+}
+
 // popInOrder removes ranges that start at or before rcvNxt and returns the
 // new rcv_nxt.
 func (q *oooQueue) popInOrder(rcvNxt uint32) uint32 {
@@ -200,6 +210,7 @@ func (c *Conn) queueData(seq uint32, p []byte, now Time) bool {
 			return false
 		}
 		c.rbuf.writeAt(off, p)
+		prev := c.rcvNxt
 		c.rcvNxt = end
 		hadOOO := !c.ooo.empty()
 		if hadOOO {
@@ -210,12 +221,22 @@ func (c *Conn) queueData(seq uint32, p []byte, now Time) bool {
 			c.ooo.sackRemove(c.rcvNxt)
 		}
 		c.rbuf.n = int(c.rcvNxt - c.copiedSeq)
+		c.bytesReceived += uint64(c.rcvNxt - prev)
 		c.dataReceived(len(p), now)
 		c.events |= EventReadable
 		return true
 	}
 	// Out of order.
 	c.inc(metrics.TcpExtTCPOFOQueue)
+	if c.ooo.covers(seq, end) {
+		// Already held: DSACK it (tcp_data_queue_ofo, TCPDSACKOfoSent).
+		if c.sackOK && c.cfg.DSACK {
+			c.inc(metrics.TcpExtTCPDSACKOfoSent)
+			c.dsack, c.dsackBlk = true, sackBlock{seq, end}
+		}
+		c.ackNow = true
+		return false
+	}
 	if !c.ooo.add(seq, end) {
 		c.ackNow = true
 		return false
@@ -259,7 +280,7 @@ func (c *Conn) dataReceived(n int, now Time) {
 	}
 	c.lrcvTime = now
 	// tcp_grow_window: each in-order segment opens the window by 2*advmss.
-	if c.rcvSSThr < c.winClamp && int(c.rcvSSThr) < c.freeSpace() {
+	if n >= 128 && c.rcvSSThr < c.winClamp && int(c.rcvSSThr) < c.freeSpace() {
 		incr := uint32(max(2*c.advMSS, 2*n))
 		c.rcvSSThr += min(c.winClamp-c.rcvSSThr, incr)
 	}

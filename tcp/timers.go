@@ -168,6 +168,7 @@ func (c *Conn) sendLossProbe(now Time, e Emitter) {
 		}
 		c.noteRetransmit(seq, seq+l, now)
 		c.inc(metrics.TcpRetransSegs)
+		c.totalRetrans++
 		c.transmit(e, seq, flags, n, now)
 		c.tlpRetrans = true
 	}
@@ -278,8 +279,12 @@ func (c *Conn) modelTimeout(retries int, rtoBase time.Duration) time.Duration {
 
 // orphanRetries is tcp_orphan_retries (ORPHAN-3).
 func (c *Conn) orphanRetries() int {
+	alive := c.rto < c.cfg.RTOMax
 	r := c.cfg.OrphanRetries
-	if r == 0 && c.rto < c.cfg.RTOMax {
+	if c.softErr != 0 && !alive {
+		r = 0
+	}
+	if r == 0 && alive {
 		r = 8
 	}
 	return r
@@ -305,6 +310,10 @@ func (c *Conn) writeTimedOut(now Time) bool {
 // writeErr is tcp_write_err: give up without a RST (ORPHAN-5).
 func (c *Conn) writeErr() {
 	c.inc(metrics.TcpExtTCPAbortOnTimeout)
+	if c.softErr != 0 {
+		c.fail(c.softErr)
+		return
+	}
 	c.fail(syscall.ETIMEDOUT)
 }
 
@@ -332,6 +341,7 @@ func (c *Conn) retransmitTimer(now Time, e Emitter) {
 		c.rto = min(c.rto<<1, c.cfg.RTOMax)
 		c.inc(metrics.TcpExtTCPSynRetrans)
 		c.inc(metrics.TcpRetransSegs)
+		c.totalRetrans++
 		c.sendSYN(now, e)
 		return
 	case StateClose, StateTimeWait, StateListen:

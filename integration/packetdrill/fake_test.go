@@ -125,6 +125,15 @@ func (c *fakeConn) SoError() error             { return nil }
 func (c *fakeConn) InQ() int                   { return c.rcvd }
 func (c *fakeConn) Shutdown(how int) error     { return nil }
 
+// TCPInfo reports a fixed cwnd and, in tcpi_unacked, the bytes in flight
+// (so tests can tell when a block's values were read).
+func (c *fakeConn) TCPInfo() (sockets.TCPInfo, error) {
+	return sockets.TCPInfo{
+		Fields:  map[string]int64{"tcpi_snd_cwnd": 10, "tcpi_unacked": int64(c.sndNxt - c.sndUna), "tcpi_snd_mss": int64(c.peerMSS)},
+		Missing: map[string]string{"tcpi_lost": "lost_out"},
+	}, nil
+}
+
 func (h *fakeHarness) lookup(local, remote netip.AddrPort) *fakeConn {
 	for _, c := range h.conns {
 		if c.local == local && c.remote == remote && c.state != "CLOSED" {

@@ -97,7 +97,7 @@ func (r *Runner) RunFile(path string) Result {
 // Run plays a parsed script.
 func (r *Runner) Run(s *script.Script) (res Result) {
 	res.Script = s.Path
-	rn := &run{s: s, verbose: r.Verbose, tol: 4000, tolPercent: 12.5, tso: true}
+	rn := &run{s: s, verbose: r.Verbose, tol: 4000, tolPercent: 12.5, tso: true, underTest: noSocketUnderTest}
 	err := rn.play(r.NewHarness)
 	res.Notes = rn.notes
 	if rn.h != nil {
@@ -159,7 +159,12 @@ type run struct {
 	fdMap   map[int64]int64 // script fd -> live fd
 
 	initEvents int // leading command events folded into the stack's options
-	firstCode  int // line of the first %{ }% block, 0 if none
+
+	// underTest is packetdrill's socket_under_test (the live fd TCP_INFO
+	// is read from for %{ }% blocks): the last socket() or accept(), or a
+	// sentinel (see code.go).
+	underTest int64
+	code      []codeBlock
 
 	idle idleWatch
 
@@ -172,7 +177,6 @@ type run struct {
 
 	lastInjectAt   int64 // when the last inbound packet was delivered
 	lastInjectLine int
-	codeBlocks     int
 
 	lastSched   int64 // scheduled time of the previous event
 	lastInbound bool  // previous event was an inbound packet
@@ -244,11 +248,7 @@ func (rn *run) play(newHarness HarnessFactory) error {
 			return err
 		}
 	}
-	if rn.codeBlocks > 0 {
-		return &scriptError{line: rn.firstCode, unsupported: true,
-			msg: fmt.Sprintf("%%{ python }%% block (%d in the script, not evaluated; all packets and calls matched)", rn.codeBlocks)}
-	}
-	return nil
+	return rn.runCode()
 }
 
 // options applies the --name=value lines.
@@ -365,14 +365,9 @@ func (rn *run) event(i int, ev *script.Event) error {
 			err = rn.runtimeCommand(i, ev)
 		}
 	case ev.Code != nil:
-		// Python blocks only observe (TCP_INFO assertions), so the rest of
-		// the script still runs: a packet difference after one is a real
-		// failure, and a script that otherwise matches ends unsupported.
+		// Only TCP_INFO is read now; the code runs after the last event.
 		if err = rn.waitUntil(ev, start, tol, "data collection for code"); err == nil {
-			if rn.firstCode == 0 {
-				rn.firstCode = ev.Line
-			}
-			rn.codeBlocks++
+			err = rn.codeEvent(ev.Line, ev.Code.Text)
 		}
 	}
 	if err != nil {
@@ -496,6 +491,9 @@ func (rn *run) inbound(ev *script.Event, t, tol int64) error {
 		rn.flow.known = true
 		rn.flow.local = netip.AddrPortFrom(LocalAddr(), port)
 		rn.flow.remote = netip.AddrPortFrom(RemoteAddr(), remotePort)
+		// packetdrill makes the SYN's child the socket under test; it has
+		// a live fd once accepted.
+		rn.underTest = childNotAccepted
 	}
 	wp := &wirePacket{
 		Src: rn.flow.remote.Addr(), Dst: rn.flow.local.Addr(),

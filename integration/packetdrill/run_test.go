@@ -202,7 +202,8 @@ func TestNonBlockingConnectAndErrno(t *testing.T) {
 
 func TestUnsupported(t *testing.T) {
 	tests := []struct{ name, src, want string }{
-		{"python", passiveOpen + "+0 %{ assert tcpi_snd_cwnd == 10 }%\n", "fake.pkt:10: %{ python }% block (1 in the script, not evaluated; all packets and calls matched)"},
+		{"python field", passiveOpen + "+0 %{ assert tcpi_lost == 0, tcpi_lost }%\n", "fake.pkt:10: unsupported: python tcpi_lost (not in the stack's TCP_INFO: lost_out)"},
+		{"python construct", passiveOpen + "+0 %{\nif tcpi_snd_cwnd:\n  pass\n}%\n", "fake.pkt:11: unsupported: python if statement"},
 		{"fq", "`tc qdisc replace dev tun0 root fq`\n" + passiveOpen, "qdisc"},
 		{"shell", "`rm -rf /tmp/x`\n" + passiveOpen, "unsupported: shell command"},
 		{"syscall", passiveOpen + "+0 splice(4, ..., ...) = 0\n", "system call splice()"},
@@ -278,7 +279,7 @@ func TestSysctlsFromDefaults(t *testing.T) {
 func TestMainTableAndExitCode(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "a.pkt"), []byte(passiveOpen), 0o644)
-	os.WriteFile(filepath.Join(dir, "b.pkt"), []byte(passiveOpen+"+0 %{ x }%\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.pkt"), []byte(passiveOpen+"+0 %{ import x }%\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "c.pkt"), []byte(passiveOpen+"+0 > R 1:1(0)\n"), 0o644)
 	var out, errOut bytes.Buffer
 	code := MainWith([]string{dir}, &out, &errOut, newFakeHarness)
@@ -311,15 +312,84 @@ func TestShellWords(t *testing.T) {
 	}
 }
 
-// A %{ }% block is not evaluated, but the script keeps running past it: a
-// later packet difference is a failure.
+// Python runs after the last event, as in packetdrill: a later packet
+// difference is reported, not the failed assertion or the unsupported
+// construct before it.
 func TestPythonBlockDoesNotHideFailures(t *testing.T) {
-	res := runFake(t, passiveOpen+`
-+0 %{ assert tcpi_snd_cwnd == 10 }%
+	for _, code := range []string{"assert tcpi_snd_cwnd == 11", "assert tcpi_lost == 0", "import sys"} {
+		res := runFake(t, passiveOpen+`
++0 %{ `+code+` }%
 +0 write(4, ..., 10) = 10
 +0 > P. 1:11(10) ack 5
 `)
-	wantStatus(t, res, Fail, "tcp_ack_seq: expected: 5 vs actual: 1")
+		wantStatus(t, res, Fail, "tcp_ack_seq: expected: 5 vs actual: 1")
+	}
+}
+
+// Each block sees TCP_INFO as it was at the block's time; variables
+// persist from block to block; print goes to the notes.
+func TestPythonBlocks(t *testing.T) {
+	res := runFake(t, passiveOpen+`
++0 %{ assert tcpi_unacked == 0, tcpi_unacked; sent = 0 }%
++0 write(4, ..., 10) = 10
++0 > P. 1:11(10) ack 1
++0 %{
+sent += 10
+assert tcpi_unacked == sent, tcpi_unacked  # in flight
+print('cwnd=%d' % tcpi_snd_cwnd)
+}%
++.1 < . 1:1(0) ack 11 win 257
++0 %{ assert tcpi_unacked == 0, 'unacked %d' % tcpi_unacked }%
++0 %{ assert tcpi_snd_cwnd == TCP_CA_Loss + 6 and tcpi_snd_mss == 1000 }%
+`)
+	wantStatus(t, res, Pass, "")
+	if !strings.Contains(strings.Join(res.Notes, "\n"), "python print (line 14): cwnd=10") {
+		t.Errorf("print output not in the notes: %q", res.Notes)
+	}
+
+	// A failed assertion names the line, the statement and the message.
+	res = runFake(t, passiveOpen+`
++0 write(4, ..., 10) = 10
++0 > P. 1:11(10) ack 1
++0 %{
+assert tcpi_snd_cwnd == 10
+assert tcpi_unacked == 0, 'unacked=%d' % tcpi_unacked
+}%
+`)
+	wantStatus(t, res, Fail, "fake.pkt:15: error in Python code: assert tcpi_unacked == 0, 'unacked=%d' % tcpi_unacked: AssertionError: unacked=10")
+
+	// Python compiles the whole program first: an unsupported construct
+	// in a late block wins over an assertion failing early.
+	res = runFake(t, passiveOpen+`
++0 %{ assert tcpi_snd_cwnd == 9 }%
++0 %{ x = [1] }%
+`)
+	wantStatus(t, res, Unsupported, "fake.pkt:12: unsupported: python list or subscript '['")
+
+	// Before accept() the socket under test is the SYN's child, which has
+	// no descriptor yet; before socket() there is none.
+	res = runFake(t, `
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++.1 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
++0 %{ assert tcpi_snd_cwnd == 10 }%
+`)
+	wantStatus(t, res, Fail, "fake.pkt:6: runtime error in code: can't find getsockopt to get TCP info")
+	res = runFake(t, "0 %{ assert 1 }%\n")
+	wantStatus(t, res, Fail, "fake.pkt:1: runtime error in code: no socket to use for code")
+
+	// Names packetdrill would define but the runner cannot.
+	res = runFake(t, passiveOpen+"+0 %{ assert SK_MEMINFO_DROPS == 0 }%\n")
+	wantStatus(t, res, Unsupported, "python SK_MEMINFO_DROPS (SO_MEMINFO is not provided)")
+	res = runFake(t, passiveOpen+"+0 %{ assert bbr_bw > 0 }%\n")
+	wantStatus(t, res, Unsupported, "python bbr_bw (TCP_CC_INFO")
+	res = runFake(t, passiveOpen+"+0 %{ assert tcpi_rcv_wnd > 0 }%\n")
+	wantStatus(t, res, Unsupported, "python tcpi_rcv_wnd (not a TCP_INFO field this runner knows)")
+	res = runFake(t, passiveOpen+"+0 %{ assert tcpi_rtt > 0 }%\n")
+	wantStatus(t, res, Unsupported, "python tcpi_rtt (not in the stack's TCP_INFO)")
+	res = runFake(t, passiveOpen+"+0 %{ assert cwnd == 10 }%\n")
+	wantStatus(t, res, Fail, "NameError: name 'cwnd' is not defined")
 }
 
 // idleFake is the fake stack with tcp_slow_start_after_idle=0 accepted

@@ -131,6 +131,9 @@ func (rn *run) checkResult(ev *script.Event, res callResult) error {
 		}
 		res.ret = -1
 	}
+	if (sc.Name == "socket" || sc.Name == "accept" || sc.Name == "accept4") && res.ret >= 0 && errno == 0 {
+		rn.underTest = res.ret
+	}
 	if want, ok := sc.Ret.(*script.Int); ok && returnsFD(sc.Name) && want.Value >= 0 && res.ret >= 0 && errno == 0 {
 		if rn.fdMap == nil {
 			rn.fdMap = map[int64]int64{}

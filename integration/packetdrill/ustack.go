@@ -258,7 +258,7 @@ func unsupportedOpenOpts(o *sockets.Options) error {
 	}
 	for _, so := range o.Other {
 		if _, ok := noEffectOption(so.Level, so.Name, so.Value); !ok {
-			return unsupportedf("socket option level %d name %d before connect/listen", so.Level, so.Name)
+			return unsupportedf("socket option %s before connect/listen", sockets.OptName(so.Level, so.Name))
 		}
 	}
 	return nil
@@ -372,7 +372,7 @@ func (l *ustackListener) SetOption(level, name int, v sockets.Value) error {
 		l.opts.Linger = &vv
 	case level == sockets.SOL_SOCKET && name == sockets.SO_REUSEADDR:
 	default:
-		return unsupportedf("setsockopt level %d name %d on a listener (no API)", level, name)
+		return unsupportedf("setsockopt %s on a listener (no API)", sockets.OptName(level, name))
 	}
 	return nil
 }
@@ -625,7 +625,7 @@ func (c *ustackConn) SetOption(level, name int, v sockets.Value) error {
 	case level == sockets.SOL_TCP && name == sockets.TCP_LINGER2:
 		return errnoOf(c.tc.SetLinger2(int(v.Int)))
 	}
-	return unsupportedf("setsockopt level %d name %d (no TCPConn API)", level, name)
+	return unsupportedf("setsockopt %s (no TCPConn API)", sockets.OptName(level, name))
 }
 
 func (c *ustackConn) GetOption(level, name int) (sockets.Value, error) {
@@ -638,7 +638,7 @@ func (c *ustackConn) GetOption(level, name int) (sockets.Value, error) {
 	case level == sockets.SOL_TCP && name == sockets.TCP_NODELAY:
 		return sockets.Value{Int: b2i(c.noDelay)}, nil
 	}
-	return sockets.Value{}, unsupportedf("getsockopt level %d name %d (no TCPConn API)", level, name)
+	return sockets.Value{}, unsupportedf("getsockopt %s (no TCPConn API)", sockets.OptName(level, name))
 }
 
 func b2i(b bool) int64 {

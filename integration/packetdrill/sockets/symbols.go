@@ -1,6 +1,10 @@
 package sockets
 
-import "syscall"
+import (
+	"fmt"
+	"strings"
+	"syscall"
+)
 
 // Linux ABI values of the constants packetdrill scripts use. They are
 // spelled out here (not taken from x/sys/unix) so the runner behaves the same
@@ -145,6 +149,33 @@ func ErrnoName(e syscall.Errno) string {
 	}
 	if best == "" {
 		return e.Error()
+	}
+	return best
+}
+
+// OptName names a socket option for messages ("TCP_NOTSENT_LOWAT"), or
+// gives its numbers when it has no name here.
+func OptName(level, name int) string {
+	prefix := ""
+	switch level {
+	case SOL_SOCKET:
+		prefix = "SO_"
+	case SOL_TCP:
+		prefix = "TCP_"
+	case SOL_IP:
+		prefix = "IP_"
+	}
+	best := ""
+	for n, v := range Symbols {
+		if prefix == "" || !strings.HasPrefix(n, prefix) || v != int64(name) || strings.HasPrefix(n, "IP_PMTUDISC_") {
+			continue
+		}
+		if best == "" || len(n) < len(best) || len(n) == len(best) && n < best {
+			best = n
+		}
+	}
+	if best == "" {
+		return fmt.Sprintf("level %d name %d", level, name)
 	}
 	return best
 }

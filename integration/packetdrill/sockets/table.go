@@ -434,7 +434,7 @@ func (t *Table) GetSockopt(fd int, level, name int) (Value, error) {
 			return so.Value, nil
 		}
 	}
-	return Value{}, unsupported("getsockopt(%d, %d) before the socket is connected", level, name)
+	return Value{}, unsupported("getsockopt %s before the socket is connected", OptName(level, name))
 }
 
 func b2i(b bool) int64 {

@@ -1,0 +1,128 @@
+package tcp
+
+import (
+	"github.com/ustack/ustack/metrics"
+	"github.com/ustack/ustack/tcp/cc"
+	"github.com/ustack/ustack/tcp/header"
+)
+
+// Undo of spurious cwnd reductions (tcp_input.c: tcp_init_undo,
+// tcp_may_undo, tcp_try_undo_recovery/_dsack/_loss/_partial): a reduction
+// is taken back when every retransmission of the episode turned out
+// unnecessary (each was reported by a DSACK) or when a timestamp echo shows
+// an ACK was triggered by an original transmission sent before the first
+// retransmission (tcp_packet_delayed).
+
+// undoState is the tcp_sock undo bookkeeping.
+type undoState struct {
+	marker   uint32 // undo_marker: snd_una when the episode began
+	valid    bool   // undo_marker != 0
+	retrans  int    // undo_retrans: retransmissions not yet DSACKed (-1: none)
+	priorSSt uint32 // prior_ssthresh
+	firstRtx Time   // time of the episode's first retransmission (Linux's retrans_stamp)
+}
+
+// initUndo is tcp_init_undo.
+func (c *Conn) initUndo() {
+	c.undo.marker, c.undo.valid = c.sndUna, true
+	c.undo.retrans = -1
+	if after(c.rtxNext, c.sndUna) && after(c.lostHigh, c.sndUna) {
+		c.undo.retrans = 0
+	}
+}
+
+// undoNoteRetransmit counts a retransmission against undo_retrans.
+func (c *Conn) undoNoteRetransmit(now Time) {
+	if c.undo.firstRtx == 0 {
+		c.undo.firstRtx = now
+	}
+	if c.undo.valid {
+		c.undo.retrans = max(c.undo.retrans, 0) + 1
+	}
+}
+
+// packetDelayed is tcp_packet_delayed: the ACK echoes a TSval sent before
+// the first retransmission, so an original segment got through.
+func (c *Conn) packetDelayed(seg *Segment) bool {
+	if c.undo.firstRtx == 0 || !c.tsOK || !seg.Opts.HasTS || seg.Opts.TSEcr == 0 {
+		return false
+	}
+	first := uint32(int64(c.undo.firstRtx)/1e6) + c.tsOffset
+	return int32(seg.Opts.TSEcr-first) < 0
+}
+
+// mayUndo is tcp_may_undo.
+func (c *Conn) mayUndo(seg *Segment) bool {
+	return c.undo.valid && (c.undo.retrans == 0 || c.packetDelayed(seg))
+}
+
+// undoCwndReduction is tcp_undo_cwnd_reduction.
+func (c *Conn) undoCwndReduction(unmarkLoss bool) {
+	if unmarkLoss {
+		c.lostHigh, c.rtxNext = c.sndUna, c.sndUna
+	}
+	if c.undo.priorSSt != 0 {
+		c.snd.Cwnd = c.ca.UndoCwnd(&c.snd)
+		if c.undo.priorSSt > c.snd.SSThresh {
+			c.snd.SSThresh = c.undo.priorSSt
+		}
+	}
+	c.undo.valid = false
+}
+
+// checkDSACK is tcp_check_dsack's undo part: a DSACK for data above the
+// undo marker means one retransmission was unnecessary.
+func (c *Conn) checkDSACK(o *header.Options, ack uint32) {
+	if o.NumSACK == 0 {
+		return
+	}
+	s, e := o.SACK[0].Start, o.SACK[0].End
+	dsack := before(s, ack) || (o.NumSACK > 1 && !before(s, o.SACK[1].Start) && !after(e, o.SACK[1].End))
+	if !dsack || !after(e, s) {
+		return
+	}
+	c.inc(metrics.TcpExtTCPDSACKRecv)
+	if c.undo.valid && c.undo.retrans > 0 && !before(s, c.undo.marker) {
+		segs := int((e - s + uint32(c.mssCache) - 1) / uint32(max(c.mssCache, 1)))
+		c.undo.retrans = max(c.undo.retrans-max(segs, 1), 0)
+	}
+}
+
+// tryUndoRecovery is tcp_try_undo_recovery, run when Recovery or Loss ends.
+func (c *Conn) tryUndoRecovery(seg *Segment) {
+	if !c.mayUndo(seg) {
+		return
+	}
+	if c.caState == cc.Loss {
+		c.inc(metrics.TcpExtTCPLossUndo)
+	} else {
+		c.inc(metrics.TcpExtTCPFullUndo)
+	}
+	c.undoCwndReduction(false)
+}
+
+// tryUndoDSACK is tcp_try_undo_dsack: in Recovery, every retransmission
+// was DSACKed.
+func (c *Conn) tryUndoDSACK() bool {
+	if c.undo.valid && c.undo.retrans == 0 {
+		c.undoCwndReduction(false)
+		c.inc(metrics.TcpExtTCPDSACKUndo)
+		return true
+	}
+	return false
+}
+
+// tryUndoLoss is tcp_try_undo_loss: after an RTO, an ACK that proves the
+// timeout spurious restores cwnd and leaves Loss.
+func (c *Conn) tryUndoLoss(seg *Segment, now Time) bool {
+	if !c.mayUndo(seg) {
+		return false
+	}
+	c.undoCwndReduction(true)
+	c.inc(metrics.TcpExtTCPLossUndo)
+	c.retrans = 0
+	if c.sackOK {
+		c.setCAState(cc.Open, now)
+	}
+	return true
+}

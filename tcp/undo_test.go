@@ -1,0 +1,73 @@
+package tcp
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ustack/ustack/metrics"
+	"github.com/ustack/ustack/tcp/cc"
+	"github.com/ustack/ustack/tcp/header"
+)
+
+func sackTS(tsval, tsecr uint32, blocks ...uint32) *header.Options {
+	o := &header.Options{HasTS: true, TSVal: tsval, TSEcr: tsecr}
+	for i := 0; i < len(blocks); i += 2 {
+		o.SACK[o.NumSACK] = header.SACKBlock{Start: blocks[i], End: blocks[i+1]}
+		o.NumSACK++
+	}
+	return o
+}
+
+// A fast retransmit caused by reordering is undone when the receiver
+// reports the retransmission as a duplicate (DSACK): tcp_try_undo_recovery.
+func TestUndoRecoveryByDSACK(t *testing.T) {
+	h := newHarness(t)
+	h.passive(linuxSYN(100))
+	const m = 1448
+	h.c.Write(payload(10*m, 0), h.now, h.e)
+	var tsv uint32
+	for range 10 {
+		tsv = h.recv().Opts.TSVal
+	}
+	h.now += Time(20 * time.Millisecond)
+	h.send(mkSeg(rcv0, snd0, fA, 1000, nil, sackTS(101, tsv, snd0+m, snd0+2*m)))
+	h.send(mkSeg(rcv0, snd0, fA, 1000, nil, sackTS(101, tsv, snd0+m, snd0+3*m)))
+	h.send(mkSeg(rcv0, snd0, fA, 1000, nil, sackTS(101, tsv, snd0+m, snd0+4*m)))
+	h.expect(fA, snd0, rcv0) // fast retransmit
+	if h.c.caState != cc.Recovery {
+		t.Fatal(h.c.caState)
+	}
+	reduced := h.c.snd.SSThresh
+	// The original arrives late; then the retransmission too: the final ACK
+	// carries a DSACK for it.
+	h.send(mkSeg(rcv0, snd0+10*m, fA, 1000, nil, sackTS(102, tsv, snd0, snd0+m)))
+	if h.c.caState != cc.Open {
+		t.Fatalf("state %v", h.c.caState)
+	}
+	if h.m.Get(metrics.TcpExtTCPFullUndo) != 1 || h.c.snd.Cwnd < 10 || h.c.snd.SSThresh <= reduced {
+		t.Errorf("undo: FullUndo %d cwnd %d ssthresh %d (reduced %d)", h.m.Get(metrics.TcpExtTCPFullUndo), h.c.snd.Cwnd, h.c.snd.SSThresh, reduced)
+	}
+}
+
+// A spurious RTO is undone when the ACK echoes the original transmission's
+// TSval (tcp_packet_delayed, tcp_try_undo_loss).
+func TestUndoSpuriousRTOByTimestamp(t *testing.T) {
+	h := newHarness(t)
+	h.passive(linuxSYN(100))
+	h.c.Write(payload(1000, 0), h.now, h.e)
+	orig := h.recv().Opts.TSVal
+	h.advanceToTimer() // TLP first
+	h.recv()
+	h.advanceToTimer() // then the RTO
+	h.recv()
+	if h.c.caState != cc.Loss {
+		t.Fatalf("state %v", h.c.caState)
+	}
+	h.send(mkSeg(rcv0, snd0+1000, fA, 1000, nil, tsOpt(101, orig)))
+	if h.c.caState != cc.Open || h.m.Get(metrics.TcpExtTCPLossUndo) != 1 {
+		t.Fatalf("state %v LossUndo %d", h.c.caState, h.m.Get(metrics.TcpExtTCPLossUndo))
+	}
+	if h.c.snd.Cwnd < 10 {
+		t.Errorf("cwnd %d not restored", h.c.snd.Cwnd)
+	}
+}

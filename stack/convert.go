@@ -24,6 +24,12 @@ func (o *Options) tcpConfig(mtu int) *tcp.Config {
 	c.KeepaliveProbes = o.TCPKeepaliveProbes
 	c.InvalidRateLimit = o.TCPInvalidRatelimit
 	c.CongestionControl = o.TCPCongestionControl
+	c.SlowStartAfterIdle = o.TCPSlowStartAfterIdle
+	c.DSACK = o.TCPDsack
+	if o.TCPReordering > 0 {
+		c.Reordering = o.TCPReordering
+	}
+	c.EarlyRetrans = o.TCPEarlyRetrans
 	return c
 }
 

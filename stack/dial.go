@@ -66,23 +66,80 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	return c, nil
 }
 
-// dial is tcp_v4_connect: choose the source address and port (bind, or the
-// ephemeral search with TIME-WAIT reuse), hash the connection, send the SYN
-// and wait for the handshake.
-func (d *Dialer) dial(ctx context.Context, raddr *net.TCPAddr) (*TCPConn, error) {
-	s := d.Stack
-	laddr := d.LocalAddr
-	if raddr == nil {
-		return nil, opError("dial", laddr, nil, &net.AddrError{Err: "missing address"})
+// Start is a non-blocking connect(2): it binds, sends the SYN and
+// returns the connection in SYN-SENT at once (where connect would return
+// EINPROGRESS). Completion shows in PollEvents (PollOut when established,
+// PollErr|PollHup when it failed) and SoError (the errno of a failure);
+// reads and writes before that return EAGAIN (TryRead/TryWrite) or wait
+// (Read/Write). Errors found before the SYN goes out (no such address,
+// port in use...) are returned as Dial would. Timeout and contexts do not
+// apply: the SYN retries bound the handshake; Close abandons it (CLOSE-8).
+func (d *Dialer) Start(network, address string) (*TCPConn, error) {
+	raddr, err := resolve(network, address)
+	if err != nil {
+		return nil, opError("dial", d.LocalAddr, nil, err)
 	}
+	return d.start(raddr)
+}
+
+// dial is Start followed by the wait for the handshake.
+func (d *Dialer) dial(ctx context.Context, raddr *net.TCPAddr) (*TCPConn, error) {
 	if d.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d.Timeout)
 		defer cancel()
 	}
+	t, err := d.start(raddr)
+	if err != nil {
+		return nil, err
+	}
+	s, c := t.s, t.c
+	fail := func(err error) (*TCPConn, error) {
+		s.abortDial(c)
+		return nil, opError("dial", t.laddr, t.raddr, err)
+	}
+	for {
+		c.mu.Lock()
+		st, cerr := c.tc.State(), c.tc.Err()
+		var ch <-chan struct{}
+		if st == tcp.StateSynSent && cerr == nil {
+			ch = c.wq.wait()
+		}
+		c.mu.Unlock()
+		if ch == nil {
+			switch {
+			case cerr != nil:
+				return fail(engineErr(cerr))
+			case st == tcp.StateClose:
+				return fail(syscall.ECONNREFUSED)
+			}
+			return t, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fail(ctxErr(ctx.Err()))
+		case <-s.closed:
+			return nil, opError("dial", t.laddr, t.raddr, net.ErrClosed)
+		}
+	}
+}
+
+// start is tcp_v4_connect: choose the source address and port (bind, or
+// the ephemeral search with TIME-WAIT reuse), hash the connection and send
+// the SYN.
+func (d *Dialer) start(raddr *net.TCPAddr) (*TCPConn, error) {
+	s := d.Stack
+	laddr := d.LocalAddr
+	if raddr == nil {
+		return nil, opError("dial", laddr, nil, &net.AddrError{Err: "missing address"})
+	}
 	fail := func(err error) (*TCPConn, error) { return nil, opError("dial", laddr, raddr, err) }
 	if s.isClosed() {
 		return fail(net.ErrClosed)
+	}
+	if m := d.MaxSeg; m != 0 && (m < minMaxSeg || m > maxMaxSeg) {
+		return fail(syscall.EINVAL)
 	}
 	rap := raddr.AddrPort()
 	ra := rap.Addr().Unmap()
@@ -163,40 +220,29 @@ func (d *Dialer) dial(ctx context.Context, raddr *net.TCPAddr) (*TCPConn, error)
 	}
 	_ = reused
 	opts.NoDelay = true
-	opts.RecvBuffer, opts.SendBuffer, opts.MSS = d.RecvBuffer, d.SendBuffer, d.MaxSeg
+	var so sockOpts
+	if d.RecvBuffer != 0 {
+		so.rcvBuf, so.set = bufValue(d.RecvBuffer, s.o().CoreRmemMax, sockMinRcvbuf), so.set|optRcvBuf
+		opts.RecvBuffer = so.rcvBuf / 2
+	}
+	if d.SendBuffer != 0 {
+		so.sndBuf, so.set = bufValue(d.SendBuffer, s.o().CoreWmemMax, sockMinSndbuf), so.set|optSndBuf
+		opts.SendBuffer = so.sndBuf / 2
+	}
+	if d.MaxSeg != 0 {
+		so.maxSeg, so.set = d.MaxSeg, so.set|optMaxSeg
+		opts.MSS = d.MaxSeg
+	}
 	b := s.getBatch()
 	b.ipID = &c.ipID
 	c.tc = tcp.NewActive(s.cfg.Load(), s.m, c.tuple, opts, now, b)
 	s.afterEngine(c, b)
-	ch := c.wq.wait()
+	t := wrapConn(s, c)
+	so.linger, so.noDelay, so.set = -1, true, so.set|optNoDelay
+	t.opts = so
 	c.mu.Unlock()
 	s.putBatch(b)
-
-	for {
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			s.abortDial(c)
-			return fail(ctxErr(ctx.Err()))
-		case <-s.closed:
-			return fail(net.ErrClosed)
-		}
-		c.mu.Lock()
-		st, cerr := c.tc.State(), c.tc.Err()
-		if st == tcp.StateSynSent && cerr == nil {
-			ch = c.wq.wait()
-			c.mu.Unlock()
-			continue
-		}
-		c.mu.Unlock()
-		if cerr != nil {
-			return fail(engineErr(cerr))
-		}
-		if st == tcp.StateClose {
-			return fail(syscall.ECONNREFUSED)
-		}
-		return newTCPConn(s, c), nil
-	}
+	return t, nil
 }
 
 // abortDial gives up a connect in progress: close() in SYN_SENT sends

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -19,6 +20,9 @@ type TCPListener struct {
 	dl     *deadline
 	closed atomic.Bool
 	done   chan struct{}
+
+	optMu sync.Mutex // guards opts
+	opts  sockOpts   // inherited by accepted connections
 }
 
 // Listen is net.Listen on the stack: network "tcp" or "tcp4", address
@@ -105,6 +109,7 @@ func (lc ListenConfig) ListenTCP(s *Stack, network string, laddr *net.TCPAddr) (
 		addr: tcpAddr(addr, p),
 		dl:   newDeadline(),
 		done: make(chan struct{}),
+		opts: defaultSockOpts(),
 	}, nil
 }
 
@@ -139,12 +144,19 @@ func resolve(network, address string) (*net.TCPAddr, error) {
 func (l *TCPListener) Accept() (net.Conn, error) { return l.AcceptTCP() }
 
 // AcceptTCP returns the next established connection of the accept queue.
-func (l *TCPListener) AcceptTCP() (*TCPConn, error) {
+// The connection inherits the listener's socket options.
+func (l *TCPListener) AcceptTCP() (*TCPConn, error) { return l.accept(true) }
+
+// TryAccept is accept(2) on a non-blocking listener: the next connection
+// of the accept queue, or a *net.OpError wrapping syscall.EAGAIN at once.
+func (l *TCPListener) TryAccept() (*TCPConn, error) { return l.accept(false) }
+
+func (l *TCPListener) accept(block bool) (*TCPConn, error) {
 	for {
 		if l.closed.Load() {
 			return nil, opError("accept", nil, l.addr, net.ErrClosed)
 		}
-		if l.dl.expired() {
+		if block && l.dl.expired() {
 			return nil, opError("accept", nil, l.addr, os.ErrDeadlineExceeded)
 		}
 		ln := l.l
@@ -155,13 +167,19 @@ func (l *TCPListener) AcceptTCP() (*TCPConn, error) {
 			ln.acceptq[0] = nil
 			ln.acceptq = ln.acceptq[1:]
 		}
-		ch := ln.acceptWait.wait()
+		var ch <-chan struct{}
+		if c == nil && block {
+			ch = ln.acceptWait.wait()
+		}
 		ln.mu.Unlock()
 		if c != nil {
 			c.mu.Lock()
 			c.queued, c.ln = false, nil
 			c.mu.Unlock()
-			return newTCPConn(l.s, c), nil
+			return l.inherit(c), nil
+		}
+		if !block {
+			return nil, opError("accept", nil, l.addr, syscall.EAGAIN)
 		}
 		select {
 		case <-ch:

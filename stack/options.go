@@ -59,6 +59,20 @@ type Options struct {
 	IPFragHighThresh        int           // net.ipv4.ipfrag_high_thresh (bytes of reassembly memory)
 	ICMPEchoIgnoreAll       int           // net.ipv4.icmp_echo_ignore_all
 	Somaxconn               int           // net.core.somaxconn
+	CoreRmemMax             int           // net.core.rmem_max: SO_RCVBUF is capped at it before doubling
+	CoreWmemMax             int           // net.core.wmem_max: SO_SNDBUF is capped at it before doubling
+
+	TCPSlowStartAfterIdle bool // net.ipv4.tcp_slow_start_after_idle
+	TCPDsack              bool // net.ipv4.tcp_dsack
+	TCPReordering         int  // net.ipv4.tcp_reordering (initial reordering degree)
+	TCPEarlyRetrans       int  // net.ipv4.tcp_early_retrans (0..4; 3 = tail loss probes)
+	// TCPFrto, TCPRecovery and TCPNotsentLowat are stored and readable
+	// but the engine has no knob for them yet: it always behaves as with
+	// Linux's defaults (tcp_frto 2, tcp_recovery 1 = RACK loss detection
+	// as far as implemented, tcp_notsent_lowat UINT_MAX = no limit).
+	TCPFrto         int   // net.ipv4.tcp_frto
+	TCPRecovery     int   // net.ipv4.tcp_recovery
+	TCPNotsentLowat int64 // net.ipv4.tcp_notsent_lowat (u32)
 
 	// Workers is the number of packet workers (ustack.workers); 0 means
 	// GOMAXPROCS.
@@ -122,6 +136,15 @@ func DefaultOptions() Options {
 		IPFragHighThresh:        4 << 20,
 		ICMPEchoIgnoreAll:       0,
 		Somaxconn:               4096,
+		CoreRmemMax:             212992,
+		CoreWmemMax:             212992,
+		TCPSlowStartAfterIdle:   true,
+		TCPDsack:                true,
+		TCPReordering:           3,
+		TCPEarlyRetrans:         3,
+		TCPFrto:                 2,
+		TCPRecovery:             1,
+		TCPNotsentLowat:         1<<32 - 1,
 		TimeWaitProfile:         ProfileLinux618,
 	}
 }
@@ -268,6 +291,25 @@ var knobs = map[string]knob{
 	"net.ipv4.ipfrag_high_thresh":         intKnob(func(o *Options) *int { return &o.IPFragHighThresh }, 0, maxInt32),
 	"net.ipv4.icmp_echo_ignore_all":       intKnob(func(o *Options) *int { return &o.ICMPEchoIgnoreAll }, 0, 1),
 	"net.core.somaxconn":                  intKnob(func(o *Options) *int { return &o.Somaxconn }, 0, maxInt32),
+	"net.core.rmem_max":                   intKnob(func(o *Options) *int { return &o.CoreRmemMax }, 0, maxInt32),
+	"net.core.wmem_max":                   intKnob(func(o *Options) *int { return &o.CoreWmemMax }, 0, maxInt32),
+	"net.ipv4.tcp_slow_start_after_idle":  boolKnob(func(o *Options) *bool { return &o.TCPSlowStartAfterIdle }),
+	"net.ipv4.tcp_dsack":                  boolKnob(func(o *Options) *bool { return &o.TCPDsack }),
+	"net.ipv4.tcp_reordering":             intKnob(func(o *Options) *int { return &o.TCPReordering }, 1, maxInt32),
+	"net.ipv4.tcp_early_retrans":          intKnob(func(o *Options) *int { return &o.TCPEarlyRetrans }, 0, 4),
+	"net.ipv4.tcp_frto":                   intKnob(func(o *Options) *int { return &o.TCPFrto }, -maxInt32-1, maxInt32),
+	"net.ipv4.tcp_recovery":               intKnob(func(o *Options) *int { return &o.TCPRecovery }, -maxInt32-1, maxInt32),
+	"net.ipv4.tcp_notsent_lowat": {
+		get: func(o *Options) string { return strconv.FormatInt(o.TCPNotsentLowat, 10) },
+		set: func(o *Options, v string) error {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil || n < 0 || n > 1<<32-1 {
+				return fmt.Errorf("%w: %q is not an unsigned 32-bit integer", ErrInvalidValue, v)
+			}
+			o.TCPNotsentLowat = n
+			return nil
+		},
+	},
 
 	"net.ipv4.ip_local_reserved_ports": {
 		get: func(o *Options) string {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -15,7 +16,9 @@ import (
 
 // TCPConn is a TCP connection of a Stack. It implements net.Conn and is
 // safe for concurrent use. Blocking calls wait on per-connection wake-ups
-// signalled by the packet path after it released the connection's lock.
+// signalled by the packet path after it released the connection's lock;
+// the Try* variants, PollEvents and SoError give the non-blocking socket
+// API (see api_nonblock.go).
 type TCPConn struct {
 	s      *Stack
 	c      *conn
@@ -26,9 +29,31 @@ type TCPConn struct {
 	done   chan struct{} // closed by Close: blocked calls return net.ErrClosed
 
 	linger atomic.Int64 // SO_LINGER seconds as given to SetLinger; -1 = off
+
+	// Guarded by c.mu.
+	errTaken bool     // the pending error (sk_err) was reported: SO_ERROR, read or write
+	rdShut   bool     // shutdown(SHUT_RD) by the user (RCV_SHUTDOWN)
+	wrShut   bool     // shutdown(SHUT_WR) by the user (SEND_SHUTDOWN)
+	opts     sockOpts // socket options as set, for the getters
+
+	// The SO_LINGER wait of a close in progress (StartClose): the clock
+	// instant it ends at and the alarm filed for it. Guarded by lingerMu.
+	lingerMu   sync.Mutex
+	lingerAt   tcp.Time
+	lingerCh   <-chan struct{}
+	lingerStop func()
 }
 
+// newTCPConn wraps an accepted connection; Go turns TCP_NODELAY on for
+// every TCP connection.
 func newTCPConn(s *Stack, c *conn) *TCPConn {
+	tc := wrapConn(s, c)
+	s.run(c, func(e *tcp.Conn, now tcp.Time, b *batch) { e.SetNoDelay(true, now, b) })
+	return tc
+}
+
+// wrapConn makes the TCPConn of c without touching the engine.
+func wrapConn(s *Stack, c *conn) *TCPConn {
 	t := c.tuple
 	tc := &TCPConn{
 		s:     s,
@@ -40,8 +65,8 @@ func newTCPConn(s *Stack, c *conn) *TCPConn {
 		done:  make(chan struct{}),
 	}
 	tc.linger.Store(-1)
-	// Go's net package turns TCP_NODELAY on for every TCP connection.
-	s.run(c, func(e *tcp.Conn, now tcp.Time, b *batch) { e.SetNoDelay(true, now, b) })
+	tc.opts = defaultSockOpts()
+	tc.opts.noDelay = true
 	return tc
 }
 
@@ -66,13 +91,17 @@ func engineErr(err error) error {
 	return err
 }
 
-// Read implements net.Conn. It returns io.EOF after the peer's FIN.
-func (t *TCPConn) Read(p []byte) (int, error) {
+// Read implements net.Conn. It returns io.EOF after the peer's FIN. A
+// pending error (reset, timeout) is returned once, like read(2) clearing
+// sk_err; later reads then see the end of the stream (io.EOF).
+func (t *TCPConn) Read(p []byte) (int, error) { return t.read(p, true) }
+
+func (t *TCPConn) read(p []byte, block bool) (int, error) {
 	if t.closed.Load() {
 		return 0, t.opErr("read", net.ErrClosed)
 	}
 	for {
-		if t.rd.expired() {
+		if block && t.rd.expired() {
 			return 0, t.opErr("read", os.ErrDeadlineExceeded)
 		}
 		var n int
@@ -86,9 +115,10 @@ func (t *TCPConn) Read(p []byte) (int, error) {
 			// A zero-length read returns at once, like read(2).
 		} else {
 			n, err = c.tc.Read(p, t.s.now(), b)
+			err = t.takeErrLocked(err, io.EOF)
 		}
 		t.s.afterEngine(c, b)
-		if n == 0 && err == nil && len(p) > 0 {
+		if n == 0 && err == nil && len(p) > 0 && block {
 			ch = c.rq.wait()
 		}
 		c.mu.Unlock()
@@ -100,6 +130,8 @@ func (t *TCPConn) Read(p []byte) (int, error) {
 			return 0, io.EOF
 		case err != nil:
 			return 0, t.opErr("read", engineErr(err))
+		case !block:
+			return 0, t.opErr("read", syscall.EAGAIN)
 		}
 		select {
 		case <-ch:
@@ -112,15 +144,35 @@ func (t *TCPConn) Read(p []byte) (int, error) {
 	}
 }
 
+// takeErrLocked applies sock_error's read-and-clear to an error the engine
+// returned: its connection error is reported once (then err stands in),
+// anything else passes through. c.mu is held.
+func (t *TCPConn) takeErrLocked(got, after error) error {
+	if got == nil || got == io.EOF {
+		return got
+	}
+	if cerr := t.c.tc.Err(); cerr == nil || !errors.Is(got, cerr) {
+		return got
+	}
+	if t.errTaken {
+		return after
+	}
+	t.errTaken = true
+	return got
+}
+
 // Write implements net.Conn: it blocks until all of p is in the send
 // buffer, the deadline passes or the connection fails.
-func (t *TCPConn) Write(p []byte) (int, error) {
+func (t *TCPConn) Write(p []byte) (int, error) { return t.write(p, 0, true) }
+
+func (t *TCPConn) write(p []byte, flags int, block bool) (int, error) {
 	if t.closed.Load() {
 		return 0, t.opErr("write", net.ErrClosed)
 	}
+	more := flags&MsgMore != 0
 	written := 0
 	for {
-		if t.wd.expired() {
+		if block && t.wd.expired() {
 			return written, t.opErr("write", os.ErrDeadlineExceeded)
 		}
 		var n int
@@ -131,11 +183,16 @@ func (t *TCPConn) Write(p []byte) (int, error) {
 		c.mu.Lock()
 		c.prepare(b)
 		if written < len(p) {
-			n, err = c.tc.Write(p[written:], t.s.now(), b)
+			if more {
+				n, err = c.tc.WriteMore(p[written:], t.s.now(), b)
+			} else {
+				n, err = c.tc.Write(p[written:], t.s.now(), b)
+			}
+			err = t.takeErrLocked(err, syscall.EPIPE)
 		}
 		t.s.afterEngine(c, b)
 		written += n
-		if written < len(p) && err == nil && n == 0 {
+		if written < len(p) && err == nil && n == 0 && block {
 			ch = c.wq.wait()
 		}
 		c.mu.Unlock()
@@ -145,6 +202,12 @@ func (t *TCPConn) Write(p []byte) (int, error) {
 		}
 		if written == len(p) {
 			return written, nil
+		}
+		if !block {
+			if written > 0 {
+				return written, nil // a partial write, like send(2) with MSG_DONTWAIT
+			}
+			return 0, t.opErr("write", syscall.EAGAIN)
 		}
 		if ch == nil {
 			continue // partial progress: try again at once
@@ -161,50 +224,110 @@ func (t *TCPConn) Write(p []byte) (int, error) {
 }
 
 // Close implements net.Conn: tcp_close (CLOSE-1..17). With SetLinger(n>0)
-// it blocks until the FIN is acknowledged or n seconds pass (CLOSE-13).
+// it blocks until the FIN is acknowledged or n seconds pass on the stack's
+// clock (CLOSE-13); on a VirtualClock that wait ends when the clock is
+// advanced past it, never by sleeping. StartClose is the non-blocking form.
 func (t *TCPConn) Close() error {
+	if err := t.StartClose(); err != nil {
+		return err
+	}
+	for {
+		t.lingerMu.Lock()
+		alarm := t.lingerCh
+		t.lingerMu.Unlock()
+		if alarm == nil {
+			return nil
+		}
+		c := t.c
+		c.mu.Lock()
+		var ch <-chan struct{}
+		if lingering(c.tc.State()) {
+			ch = c.wq.wait()
+		}
+		c.mu.Unlock()
+		if ch == nil {
+			t.endLinger()
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-alarm:
+			t.endLinger()
+			return nil // the socket lives on as an orphan (CLOSE-13)
+		case <-t.s.closed:
+			t.endLinger()
+			return nil
+		}
+	}
+}
+
+// StartClose is close(2) without the SO_LINGER wait: the connection is
+// closed now (FIN or RST sent as Close would) and the call returns at
+// once. Lingering then reports whether a blocking Close would still be
+// waiting; with a VirtualClock the end of that wait is one of the clock's
+// deadlines (NextDeadline).
+func (t *TCPConn) StartClose() error {
 	if !t.closed.CompareAndSwap(false, true) {
 		return t.opErr("close", net.ErrClosed)
 	}
 	close(t.done)
 	s, c := t.s, t.c
-	var ch <-chan struct{}
 	b := s.getBatch()
 	c.mu.Lock()
 	c.userClose = true
 	c.prepare(b)
 	c.tc.Close(s.now(), b)
 	s.afterEngine(c, b)
+	if c.hashed && c.tc.State() == tcp.StateClose {
+		s.unhash(c) // closed in SYN_SENT (CLOSE-8) or reset: nothing left
+	}
 	if !c.hashed && c.ownsPort {
 		s.ports.release(c.tuple.LocalPort, c)
 		c.ownsPort = false
 	}
 	secs := t.linger.Load()
-	if secs > 0 && lingering(c.tc.State()) {
-		ch = c.wq.wait()
-	}
+	wait := secs > 0 && lingering(c.tc.State())
 	c.mu.Unlock()
 	s.putBatch(b)
-	if ch == nil {
-		return nil
+	if wait {
+		at := s.clock.Now() + tcp.Time(secs)*tcp.Time(time.Second)
+		ch, stop := clockAlarm(s.clock, at)
+		t.lingerMu.Lock()
+		t.lingerAt, t.lingerCh, t.lingerStop = at, ch, stop
+		t.lingerMu.Unlock()
 	}
-	timer := time.NewTimer(time.Duration(secs) * time.Second)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ch:
-		case <-timer.C:
-			return nil // the socket lives on as an orphan (CLOSE-13)
-		case <-s.closed:
-			return nil
+	return nil
+}
+
+// Lingering reports whether a close with SO_LINGER > 0 is still waiting
+// for its FIN to be acknowledged (the state is FIN_WAIT1, CLOSING or
+// LAST_ACK and the linger time has not run out on the stack's clock).
+func (t *TCPConn) Lingering() bool {
+	t.lingerMu.Lock()
+	at, ch := t.lingerAt, t.lingerCh
+	t.lingerMu.Unlock()
+	if ch == nil {
+		return false
+	}
+	if !isClosedChan(ch) && t.s.clock.Now() < at {
+		t.c.mu.Lock()
+		still := lingering(t.c.tc.State())
+		t.c.mu.Unlock()
+		if still {
+			return true
 		}
-		c.mu.Lock()
-		if !lingering(c.tc.State()) {
-			c.mu.Unlock()
-			return nil
-		}
-		ch = c.wq.wait()
-		c.mu.Unlock()
+	}
+	t.endLinger()
+	return false
+}
+
+func (t *TCPConn) endLinger() {
+	t.lingerMu.Lock()
+	stop := t.lingerStop
+	t.lingerCh, t.lingerStop = nil, nil
+	t.lingerMu.Unlock()
+	if stop != nil {
+		stop()
 	}
 }
 
@@ -217,7 +340,12 @@ func (t *TCPConn) shutdown(op string, read, write bool) error {
 		return t.opErr(op, net.ErrClosed)
 	}
 	var err error
-	t.s.run(t.c, func(e *tcp.Conn, now tcp.Time, b *batch) { err = e.Shutdown(read, write, now, b) })
+	t.s.run(t.c, func(e *tcp.Conn, now tcp.Time, b *batch) {
+		err = e.Shutdown(read, write, now, b)
+		// inet_shutdown marks the directions even when it reports ENOTCONN.
+		t.rdShut = t.rdShut || read
+		t.wrShut = t.wrShut || write
+	})
 	if err != nil {
 		return t.opErr(op, engineErr(err))
 	}
@@ -229,65 +357,6 @@ func (t *TCPConn) CloseWrite() error { return t.shutdown("close", false, true) }
 
 // CloseRead shuts down the receiving side (shutdown(SHUT_RD)).
 func (t *TCPConn) CloseRead() error { return t.shutdown("close", true, false) }
-
-func (t *TCPConn) setOpt(f func(e *tcp.Conn, now tcp.Time, b *batch)) error {
-	if t.closed.Load() {
-		return t.opErr("set", net.ErrClosed)
-	}
-	t.s.run(t.c, f)
-	return nil
-}
-
-// SetLinger sets SO_LINGER with Go's meaning: sec < 0 is the default
-// (close returns at once, the FIN goes out in the background); sec == 0
-// resets the connection on Close (CLOSE-7); sec > 0 makes Close wait up to
-// sec seconds for the FIN to be acknowledged (CLOSE-13).
-func (t *TCPConn) SetLinger(sec int) error {
-	t.linger.Store(int64(sec))
-	return t.setOpt(func(e *tcp.Conn, _ tcp.Time, _ *batch) { e.SetLinger(sec >= 0, max(sec, 0)) })
-}
-
-// SetNoDelay sets TCP_NODELAY (on by default, as in Go).
-func (t *TCPConn) SetNoDelay(noDelay bool) error {
-	return t.setOpt(func(e *tcp.Conn, now tcp.Time, b *batch) { e.SetNoDelay(noDelay, now, b) })
-}
-
-// SetKeepAlive sets SO_KEEPALIVE.
-func (t *TCPConn) SetKeepAlive(keepalive bool) error {
-	return t.setOpt(func(e *tcp.Conn, now tcp.Time, _ *batch) { e.SetKeepAlive(keepalive, 0, 0, 0, now) })
-}
-
-// SetKeepAlivePeriod sets TCP_KEEPIDLE and TCP_KEEPINTVL to d (as Go does)
-// and turns keepalive on.
-func (t *TCPConn) SetKeepAlivePeriod(d time.Duration) error {
-	d = max(d.Round(time.Second), time.Second)
-	return t.setOpt(func(e *tcp.Conn, now tcp.Time, _ *batch) { e.SetKeepAlive(true, d, d, 0, now) })
-}
-
-// SetReadBuffer sets SO_RCVBUF.
-func (t *TCPConn) SetReadBuffer(bytes int) error {
-	return t.setOpt(func(e *tcp.Conn, _ tcp.Time, _ *batch) { e.SetRecvBuffer(bytes) })
-}
-
-// SetWriteBuffer sets SO_SNDBUF.
-func (t *TCPConn) SetWriteBuffer(bytes int) error {
-	return t.setOpt(func(e *tcp.Conn, _ tcp.Time, _ *batch) { e.SetSendBuffer(bytes) })
-}
-
-// SetLinger2 sets TCP_LINGER2 (FW2-8).
-func (t *TCPConn) SetLinger2(sec int) error {
-	return t.setOpt(func(e *tcp.Conn, _ tcp.Time, _ *batch) { e.SetLinger2(sec) })
-}
-
-// SetUserTimeout sets TCP_USER_TIMEOUT (0 turns it off).
-func (t *TCPConn) SetUserTimeout(d time.Duration) error {
-	return t.setOpt(func(e *tcp.Conn, _ tcp.Time, _ *batch) { e.SetUserTimeout(d) })
-}
-
-// SetMaxSeg sets TCP_MAXSEG.
-func (t *TCPConn) SetMaxSeg(mss int) error {
-	return t.setOpt(func(e *tcp.Conn, _ tcp.Time, _ *batch) { e.SetMaxSeg(mss) })
-}
 
 // SetDeadline implements net.Conn.
 func (t *TCPConn) SetDeadline(d time.Time) error {

@@ -360,3 +360,23 @@ func TestActiveRSTCarriesTimestamp(t *testing.T) {
 		t.Error("RST window 0; Linux advertises tcp_select_window")
 	}
 }
+
+// CLOSE-8: SYN_RECV -> FIN_WAIT1; the FIN leaves once the SYN is ACKed.
+func TestCloseInSynRecvSimultaneousOpen(t *testing.T) {
+	h := newHarness(t)
+	h.c = NewActive(h.cfg, h.m, testTuple, ActiveOpts{ISN: 100, HasISN: true}, h.now, h.e)
+	h.expect(fS, 100, 0)
+	h.send(mkSeg(peerISN, 0, fS, 65535, nil, plainSYN()))
+	h.expect(fSA, 100, peerISN+1)
+	h.c.Close(h.now, h.e)
+	if h.c.State() != StateFinWait1 {
+		t.Fatal(h.c.State())
+	}
+	h.expectNone()
+	h.send(mkSeg(peerISN+1, 101, fA, 65535, nil, nil))
+	h.expect(fFA, 101, peerISN+1)
+	h.send(mkSeg(peerISN+1, 102, fA, 65535, nil, nil))
+	if h.c.TakeEvents()&EventTimeWait == 0 || h.c.TimeWaitInfo().Substate != StateFinWait2 {
+		t.Fatal("no FIN_WAIT2 record")
+	}
+}

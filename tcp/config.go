@@ -27,6 +27,7 @@ type Config struct {
 	OrphanRetries int // tcp_orphan_retries (0 means 8)
 	Reordering    int // tcp_reordering (3)
 	EarlyRetrans  int // tcp_early_retrans (3: tail loss probes on)
+	FRTO          int // tcp_frto (2: SACK-enhanced F-RTO)
 	InitCwnd      uint32
 	// SlowStartAfterIdle is tcp_slow_start_after_idle (default on).
 	SlowStartAfterIdle bool
@@ -73,6 +74,7 @@ func DefaultConfig() *Config {
 		OrphanRetries:      0,
 		Reordering:         3,
 		EarlyRetrans:       3,
+		FRTO:               2,
 		InitCwnd:           10,
 		SlowStartAfterIdle: true,
 		FinTimeout:         60 * time.Second,
@@ -101,6 +103,8 @@ const (
 	maxQuickAcks    = 16               // TCP_MAX_QUICKACKS
 	defaultMSS      = 536              // TCP_MSS_DEFAULT when the SYN has none
 	minMSS          = 88               // TCP_MIN_MSS
+	compSACKNr      = 44               // tcp_comp_sack_nr
+	compSACKDelay   = time.Millisecond // tcp_comp_sack_delay_ns
 	maxWScale       = 14               // TCP_MAX_WSCALE
 )
 

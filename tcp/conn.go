@@ -108,31 +108,39 @@ type Conn struct {
 	synPending bool // our SYN is not acknowledged yet
 
 	// Delayed ACK engine (icsk_ack).
-	ackPending  bool
-	ackNow      bool
-	ackPushed   bool // ICSK_ACK_PUSHED
-	ackPushed2  bool // ICSK_ACK_PUSHED2
-	segFlags    uint8
-	lastSegSize int
-	quick       int
-	pingpong    int
-	ato         time.Duration
-	lrcvTime    Time
+	ackPending bool
+	ackNow     bool
+	ackPushed  bool // ICSK_ACK_PUSHED
+	ackPushed2 bool // ICSK_ACK_PUSHED2
+	segFlags   uint8
+
+	compAcks      int    // compressed_ack
+	compAckAt     Time   // compressed-ACK timer
+	compAckRcvNxt uint32 // compressed_ack_rcv_nxt
+	dupAckCounter int
+	lastSegSize   int
+	quick         int
+	pingpong      int
+	ato           time.Duration
+	lrcvTime      Time
 
 	// Congestion control.
-	ca        cc.Algorithm
-	hystart   cc.HyStartReporter // ca, when it reports HyStart exits
-	snd       cc.Sender
-	caState   cc.CAState
-	highSeq   uint32 // recovery point
-	lostHigh  uint32 // bytes in [sndUna, lostHigh) not SACKed are lost
-	rtxNext   uint32 // next lost byte to retransmit
-	dupAcks   int
-	priorCwnd uint32
-	prrDeliv  uint32
-	prrOut    uint32
-	sacked    scoreboard
-	undo      undoState
+	ca         cc.Algorithm
+	hystart    cc.HyStartReporter // ca, when it reports HyStart exits
+	snd        cc.Sender
+	caState    cc.CAState
+	highSeq    uint32 // recovery point
+	lostHigh   uint32 // bytes in [sndUna, lostHigh) not SACKed are lost
+	rtxNext    uint32 // next lost byte to retransmit
+	dupAcks    int
+	priorCwnd  uint32
+	prrDeliv   uint32
+	prrOut     uint32
+	sacked     scoreboard
+	undo       undoState
+	frto       bool // F-RTO in progress after an RTO
+	rexmitNew  bool // F-RTO step 2.b: this ACK sends new data, not retransmissions
+	origSacked bool // the last SACK covered never-retransmitted data
 
 	maxPktsOut     uint32 // max_packets_out in the current window
 	wasCwndLimited bool   // is_cwnd_limited
@@ -447,7 +455,7 @@ func (c *Conn) fail(err syscall.Errno) {
 }
 
 func (c *Conn) stopTimers() {
-	c.rtoAt, c.delackAt, c.keepAt, c.twAt = 0, 0, 0, 0
+	c.rtoAt, c.delackAt, c.keepAt, c.twAt, c.compAckAt = 0, 0, 0, 0, 0
 	c.probeMode, c.tlpMode = false, false
 	c.ackPending = false
 }
@@ -455,7 +463,7 @@ func (c *Conn) stopTimers() {
 // NextTimer returns the earliest armed deadline, 0 if none.
 func (c *Conn) NextTimer() Time {
 	t := Time(0)
-	for _, d := range [...]Time{c.rtoAt, c.delackAt, c.keepAt, c.twAt} {
+	for _, d := range [...]Time{c.rtoAt, c.delackAt, c.keepAt, c.twAt, c.compAckAt} {
 		if d != 0 && (t == 0 || d < t) {
 			t = d
 		}

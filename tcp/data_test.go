@@ -353,3 +353,28 @@ func TestCorkNoDelayMsgMore(t *testing.T) {
 		t.Fatal(o)
 	}
 }
+
+// tcp_comp_sack: after three immediate duplicate ACKs for the same rcv_nxt,
+// further out-of-order segments are acknowledged once, 5% of the RTT later.
+func TestSACKCompression(t *testing.T) {
+	h := newHarness(t)
+	h.passive(&header.Options{HasMSS: true, MSS: 1000, SACKPermitted: true})
+	h.c.rs.rttUs = int64(10*time.Millisecond/time.Microsecond) << 3
+	for i := 1; i <= 6; i++ {
+		h.send(mkSeg(rcv0+uint32(i*1000), snd0, fA, 65535, payload(1000, 0), nil))
+		if i <= 3 {
+			h.expect(fA, snd0, rcv0)
+		}
+	}
+	h.expectNone()
+	if d := h.advanceToTimer(); d != 500*time.Microsecond {
+		t.Errorf("compressed ACK after %v", d)
+	}
+	a := h.expect(fA, snd0, rcv0)
+	if a.Opts.NumSACK != 1 || a.Opts.SACK[0] != (header.SACKBlock{Start: rcv0 + 1000, End: rcv0 + 7000}) {
+		t.Errorf("sack %+v", a.Opts)
+	}
+	if h.m.Get(metrics.TcpExtTCPAckCompressed) != 2 {
+		t.Errorf("TCPAckCompressed %d", h.m.Get(metrics.TcpExtTCPAckCompressed))
+	}
+}

@@ -334,6 +334,14 @@ func (c *Conn) synAcked(seg *Segment, now Time) {
 // establish is tcp_finish_connect / tcp_init_transfer.
 func (c *Conn) establish(now Time) {
 	c.setState(StateEstablished)
+	c.initTransfer(now)
+	c.events |= EventEstablished | EventWritable
+}
+
+// initTransfer is tcp_init_transfer: buffers, RTO fallback, initial cwnd
+// and the congestion control's init. It also runs for a connection closed
+// before its handshake completed, when the SYN is finally acknowledged.
+func (c *Conn) initTransfer(now Time) {
 	// tcp_init_buffer_space: the clamp starts at what the buffer holds and
 	// grows with receive-buffer autotuning.
 	c.winClamp = min(c.winClamp, uint32(c.fullSpace()))
@@ -352,7 +360,6 @@ func (c *Conn) establish(now Time) {
 	c.snd.SndUna, c.snd.SndNxt = c.sndUna, c.sndNxt
 	c.ca.Init(&c.snd, int64(now))
 	c.lastSend = now
-	c.events |= EventEstablished | EventWritable
 	if c.keepalive {
 		c.keepAt = now.add(c.keepIdleTime())
 	}
@@ -364,7 +371,11 @@ func (c *Conn) establish(now Time) {
 func (c *Conn) synRecvInput(seg *Segment, now Time, e Emitter) bool {
 	f := seg.Flags
 	if c.passive && seg.Seq == c.irs && f&(header.FlagSYN|header.FlagACK|header.FlagRST) == header.FlagSYN {
-		c.transmit(e, c.iss, header.FlagSYN|header.FlagACK, 0, now) // retransmitted SYN: resend SYN-ACK
+		// A retransmitted SYN gets the SYN-ACK again (inet_rtx_syn_ack).
+		c.inc(metrics.TcpExtTCPSynRetrans)
+		c.inc(metrics.TcpRetransSegs)
+		c.totalRetrans++
+		c.transmit(e, c.iss, header.FlagSYN|header.FlagACK, 0, now)
 		return true
 	}
 	if f&header.FlagACK != 0 && f&header.FlagRST == 0 && (!after(seg.Ack, c.sndUna) || after(seg.Ack, c.sndNxt)) {

@@ -12,21 +12,31 @@ const (
 	ICMPDestUnreach  = 3
 	ICMPTimeExceeded = 11
 
-	icmpNetUnreach  = 0
-	icmpHostUnreach = 1
-	icmpPortUnreach = 3
-	icmpFragNeeded  = 4
-	icmpNRUnreach   = 15 // NR_ICMP_UNREACH
-	minPMTU         = 552
+	icmpFragNeeded = 4
+	icmpNRUnreach  = 15 // NR_ICMP_UNREACH
+	minPMTU        = 552
 )
 
 // icmpErrno is icmp_err_convert: the errno of each Destination
 // Unreachable code.
-var icmpErrno = [...]syscall.Errno{
-	syscall.ENETUNREACH, syscall.EHOSTUNREACH, syscall.ENOPROTOOPT, syscall.ECONNREFUSED,
-	syscall.EMSGSIZE, syscall.EOPNOTSUPP, syscall.ENETUNREACH, syscall.EHOSTDOWN,
-	syscall.ENONET, syscall.ENETUNREACH, syscall.EHOSTUNREACH, syscall.ENETUNREACH,
-	syscall.EHOSTUNREACH, syscall.EHOSTUNREACH, syscall.EHOSTUNREACH, syscall.EHOSTUNREACH,
+func icmpErrno(code uint8) syscall.Errno {
+	switch code {
+	case 0, 6, 9, 11:
+		return syscall.ENETUNREACH
+	case 2:
+		return syscall.ENOPROTOOPT
+	case 3:
+		return syscall.ECONNREFUSED
+	case 4:
+		return syscall.EMSGSIZE
+	case 5:
+		return syscall.EOPNOTSUPP
+	case 7:
+		return syscall.EHOSTDOWN
+	case 8:
+		return syscall.ENONET
+	}
+	return syscall.EHOSTUNREACH // 1, 10, 12..15
 }
 
 // ICMPError is tcp_v4_err: an ICMP error quoting one of our segments, whose
@@ -54,7 +64,7 @@ func (c *Conn) ICMPError(typ, code uint8, seq uint32, mtu int, now Time, e Emitt
 			c.mtuReduced(mtu, now, e)
 			return
 		}
-		err = icmpErrno[code]
+		err = icmpErrno(code)
 	case ICMPTimeExceeded:
 		err = syscall.EHOSTUNREACH
 	default:

@@ -116,6 +116,11 @@ func (c *Conn) ackSent() {
 			c.quick -= pkts
 		}
 	}
+	if c.compAcks > 0 {
+		c.add(metrics.TcpExtTCPAckCompressed, uint32(c.compAcks))
+		c.compAcks = 0
+	}
+	c.compAckAt = 0
 	c.ackPending, c.ackNow = false, false
 	c.ackPushed, c.ackPushed2 = false, false
 	c.delackAt = 0
@@ -331,7 +336,13 @@ func (c *Conn) pushPending(now Time, e Emitter, force bool) {
 	if !c.canSendData() {
 		return
 	}
-	c.retransmitLost(now, e)
+	rexmitNew := c.rexmitNew
+	c.rexmitNew = false
+	if !rexmitNew {
+		c.retransmitLost(now, e)
+	} else {
+		force = true // tcp_xmit_recovery: REXMIT_NEW pushes with Nagle off
+	}
 	sent, limited := false, false
 	for c.sndNxt != c.writeSeq {
 		// tcp_cwnd_test: a lone FIN is not held back by cwnd.
@@ -370,6 +381,10 @@ func (c *Conn) pushPending(now Time, e Emitter, force bool) {
 		if n < mss {
 			c.sndSml = end
 		}
+	}
+	if rexmitNew && !after(c.sndNxt, c.highSeq) {
+		c.frto = false // nothing new went out: conventional recovery
+		c.retransmitLost(now, e)
 	}
 	if sent || limited {
 		c.cwndValidate(limited || c.packetsInFlight() >= c.snd.Cwnd)

@@ -107,6 +107,7 @@ func (b *scoreboard) highest() (uint32, bool) {
 // recognised and ignored. It returns the newly SACKed bytes.
 func (c *Conn) sackTag(o *header.Options, ack uint32) uint32 {
 	var newly uint32
+	c.origSacked = false
 	for i := range o.NumSACK {
 		s, e := o.SACK[i].Start, o.SACK[i].End
 		if i == 0 && (before(s, ack) || (o.NumSACK > 1 && !before(s, o.SACK[1].Start) && !after(e, o.SACK[1].End))) {
@@ -119,7 +120,11 @@ func (c *Conn) sackTag(o *header.Options, ack uint32) uint32 {
 		if before(s, c.sndUna) {
 			s = c.sndUna
 		}
-		newly += c.sacked.add(s, e)
+		n := c.sacked.add(s, e)
+		if n > 0 && !before(s, c.rtxNext) {
+			c.origSacked = true // above everything retransmitted
+		}
+		newly += n
 	}
 	return newly
 }
@@ -224,9 +229,13 @@ func (c *Conn) fastRetransAlert(seg *Segment, advanced, dup bool, ackedPkts, new
 	recovered := !before(c.sndUna, c.highSeq)
 	switch c.caState {
 	case cc.Loss:
-		// tcp_process_loss (without F-RTO)
+		// tcp_process_loss
 		if advanced && c.tryUndoLoss(seg, now) {
 			c.dupAcks = 0
+			c.frto = false
+			return
+		}
+		if c.frtoLoss(advanced, dup, newlySacked, recovered, now) {
 			return
 		}
 		if recovered {
@@ -344,7 +353,12 @@ func (c *Conn) enterRecovery(now Time) {
 // enterLoss is tcp_enter_loss (RTO): everything outstanding is lost and
 // cwnd restarts from one segment.
 func (c *Conn) enterLoss(now Time) {
-	if c.caState <= cc.Disorder || !after(c.highSeq, c.sndUna) || (c.caState == cc.Loss && c.retrans == 0) {
+	newEpisode := c.caState <= cc.Disorder || !after(c.highSeq, c.sndUna) || (c.caState == cc.Loss && c.retrans == 0)
+	// F-RTO step 1: unless another recovery is under way (sec 3.2 allows
+	// recurring timeouts on the same snd_una).
+	c.frto = c.cfg.FRTO != 0 && (newEpisode || c.retrans > 0)
+	c.rexmitNew = false
+	if newEpisode {
 		c.syncCC()
 		c.undo.priorSSt = cc.CurrentSSThresh(&c.snd, c.caState == cc.CWR || c.caState == cc.Recovery)
 		c.priorCwnd = c.snd.Cwnd

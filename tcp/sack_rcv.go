@@ -234,18 +234,19 @@ func (c *Conn) queueData(seq uint32, p []byte, now Time) bool {
 			c.inc(metrics.TcpExtTCPDSACKOfoSent)
 			c.dsack, c.dsackBlk = true, sackBlock{seq, end}
 		}
-		c.ackNow = true
+		c.ackPending = true
 		return false
 	}
 	if !c.ooo.add(seq, end) {
-		c.ackNow = true
+		c.inc(metrics.TcpExtTCPOFODrop)
+		c.ackPending = true
 		return false
 	}
 	c.rbuf.writeAt(off, p)
 	if c.sackOK {
 		c.ooo.newOfo(seq, end)
 	}
-	c.ackNow = true
+	c.ackPending = true // tcp_data_queue_ofo: inet_csk_schedule_ack
 	return false
 }
 

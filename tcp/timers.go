@@ -231,6 +231,14 @@ func (c *Conn) OnTimer(now Time, e Emitter) {
 		c.delackAt = 0
 		c.delackTimer(now, e)
 	}
+	if c.compAckAt != 0 && now >= c.compAckAt {
+		// tcp_compressed_ack_kick: the ACK that goes out is not compressed.
+		c.compAckAt = 0
+		if c.compAcks > 0 {
+			c.compAcks--
+			c.sendAck(now, e)
+		}
+	}
 	if c.rtoAt != 0 && now >= c.rtoAt {
 		c.rtoAt = 0
 		if c.probeMode {

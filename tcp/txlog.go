@@ -12,6 +12,9 @@ type txLog struct {
 	r    [256]txRec
 	head int
 	n    int
+	// origAcked: a never-retransmitted segment was cumulatively ACKed
+	// since the engine last cleared it (FLAG_ORIG_SACK_ACKED).
+	origAcked bool
 }
 
 type txRec struct {
@@ -64,6 +67,7 @@ func (l *txLog) ack(ack uint32) (first, last Time, rtx, ok bool) {
 		}
 		last = r.at
 		rtx = rtx || r.rtx
+		l.origAcked = l.origAcked || !r.rtx
 		l.head = (l.head + 1) % len(l.r)
 		l.n--
 	}

@@ -126,3 +126,40 @@ func (c *Conn) tryUndoLoss(seg *Segment, now Time) bool {
 	}
 	return true
 }
+
+// F-RTO (RFC 5682, SACK-enhanced, tcp_frto = 2) as tcp_process_loss runs
+// it: after an RTO the first ACK that advances snd_una sends new data
+// instead of more retransmissions; if the following ACKs then cover data
+// that was never retransmitted, the timeout was spurious and is undone.
+
+// frtoLoss handles an ACK in the Loss state. It returns true when the
+// state machine is done with this ACK.
+func (c *Conn) frtoLoss(advanced, dup bool, newlySacked uint32, recovered bool, now Time) bool {
+	if !c.frto {
+		return false
+	}
+	if c.txlog.origAcked || (newlySacked > 0 && c.origSacked) {
+		// Step 3.b: never-retransmitted data was (S)ACKed: spurious.
+		c.undoCwndReduction(true)
+		c.inc(metrics.TcpExtTCPSpuriousRTOs)
+		c.retrans = 0
+		c.frto = false
+		c.setCAState(cc.Open, now)
+		c.highSeq = c.sndNxt
+		return true
+	}
+	if after(c.sndNxt, c.highSeq) {
+		if newlySacked > 0 || dup {
+			c.frto = false // step 3.a: the loss was real
+		}
+	} else if advanced && !recovered {
+		c.highSeq = c.sndNxt
+		// Step 2.b: send new data if there is any and the window allows.
+		if c.sndNxt != c.writeSeq && after(c.sndUna+c.sndWnd, c.sndNxt) {
+			c.rexmitNew = true
+			return true
+		}
+		c.frto = false
+	}
+	return false
+}

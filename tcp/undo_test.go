@@ -71,3 +71,55 @@ func TestUndoSpuriousRTOByTimestamp(t *testing.T) {
 		t.Errorf("cwnd %d not restored", h.c.snd.Cwnd)
 	}
 }
+
+// F-RTO (tcp_frto=2): after an RTO, an ACK covering data that was never
+// retransmitted proves the timeout spurious (TCPSpuriousRTOs).
+func TestFRTOSpuriousTimeout(t *testing.T) {
+	h := newHarness(t)
+	h.passive(&header.Options{HasMSS: true, MSS: 1000, SACKPermitted: true})
+	h.c.Write(payload(5000, 0), h.now, h.e)
+	for range 5 {
+		h.recv()
+	}
+	h.advanceToTimer() // TLP (last segment)
+	h.recv()
+	h.advanceToTimer() // RTO: head retransmitted
+	h.expect(fA, snd0, rcv0)
+	if h.c.caState != cc.Loss || !h.c.frto {
+		t.Fatalf("state %v frto %v", h.c.caState, h.c.frto)
+	}
+	h.send(mkSeg(rcv0, snd0+3000, fA, 65535, nil, nil))
+	if h.c.caState != cc.Open || h.m.Get(metrics.TcpExtTCPSpuriousRTOs) != 1 {
+		t.Fatalf("state %v SpuriousRTOs %d", h.c.caState, h.m.Get(metrics.TcpExtTCPSpuriousRTOs))
+	}
+	if h.c.snd.Cwnd < 10 {
+		t.Errorf("cwnd %d not restored", h.c.snd.Cwnd)
+	}
+}
+
+// F-RTO step 2.b: when the first ACK after the RTO covers only the
+// retransmitted head, new data goes out instead of retransmissions.
+func TestFRTOSendsNewDataFirst(t *testing.T) {
+	h := newHarness(t)
+	h.passive(&header.Options{HasMSS: true, MSS: 1000, SACKPermitted: true})
+	h.c.sndWnd = 5000 // the peer's window: five segments
+	h.c.Write(payload(8000, 0), h.now, h.e)
+	for range 5 {
+		h.recv()
+	}
+	h.advanceToTimer() // TLP cannot send new data (window) and resends the last
+	h.recv()
+	h.advanceToTimer()
+	h.expect(fA, snd0, rcv0)
+	h.send(mkSeg(rcv0, snd0+1000, fA, 5000, nil, nil))
+	o := h.recv()
+	if o.Seq != snd0+5000 {
+		t.Fatalf("sent %v, want new data at %d", o, snd0+5000)
+	}
+	// A duplicate ACK now shows the loss was real: back to retransmitting.
+	h.next = len(h.e.segs)
+	h.send(mkSeg(rcv0, snd0+1000, fA, 5000, nil, &header.Options{NumSACK: 1, SACK: [4]header.SACKBlock{{Start: snd0 + 5000, End: snd0 + 6000}}}))
+	if h.c.frto {
+		t.Error("F-RTO still on after a SACK of new data")
+	}
+}

@@ -33,7 +33,13 @@ type Result struct {
 	Took time.Duration
 }
 
-func serve(l net.Listener, wg *sync.WaitGroup, f func(c net.Conn)) {
+// serve runs f on every connection accepted from l until teardown, which
+// closes the listener and every connection still open, then waits for the
+// goroutines.
+func (e *Env) serve(l net.Listener, f func(c net.Conn)) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex // guards open
+	open := map[net.Conn]bool{}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -42,21 +48,37 @@ func serve(l net.Listener, wg *sync.WaitGroup, f func(c net.Conn)) {
 			if err != nil {
 				return
 			}
+			mu.Lock()
+			open[c] = true
+			mu.Unlock()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer c.Close()
+				defer func() {
+					mu.Lock()
+					delete(open, c)
+					mu.Unlock()
+					c.Close()
+				}()
 				f(c)
 			}()
 		}
 	}()
+	e.OnTeardown(func() {
+		l.Close()
+		mu.Lock()
+		for c := range open {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
 }
 
 // ServeEcho echoes every connection back until the client's FIN, then
 // half-closes its side and closes.
 func (e *Env) ServeEcho(l net.Listener) {
-	var wg sync.WaitGroup
-	serve(l, &wg, func(c net.Conn) {
+	e.serve(l, func(c net.Conn) {
 		buf := make([]byte, 256<<10)
 		if _, err := io.CopyBuffer(c, struct{ io.Reader }{c}, buf); err != nil {
 			return
@@ -68,15 +90,13 @@ func (e *Env) ServeEcho(l net.Listener) {
 		c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		io.Copy(io.Discard, c)
 	})
-	e.OnTeardown(wg.Wait)
 }
 
 // ServeDiscard reads every connection to EOF and reports its length and
 // SHA-256 on the returned channel (buffered; extra results are dropped).
 func (e *Env) ServeDiscard(l net.Listener) <-chan Result {
 	ch := make(chan Result, 16)
-	var wg sync.WaitGroup
-	serve(l, &wg, func(c net.Conn) {
+	e.serve(l, func(c net.Conn) {
 		start := time.Now()
 		h := NewHashWriter()
 		_, err := io.CopyBuffer(h, struct{ io.Reader }{c}, make([]byte, 256<<10))
@@ -85,18 +105,15 @@ func (e *Env) ServeDiscard(l net.Listener) <-chan Result {
 		default:
 		}
 	})
-	e.OnTeardown(wg.Wait)
 	return ch
 }
 
 // ServeSource sends n bytes of NewPattern(seed, n) on every connection,
 // then closes.
 func (e *Env) ServeSource(l net.Listener, seed uint64, n int64) {
-	var wg sync.WaitGroup
-	serve(l, &wg, func(c net.Conn) {
+	e.serve(l, func(c net.Conn) {
 		io.CopyBuffer(struct{ io.Writer }{c}, NewPattern(seed, n), make([]byte, 256<<10))
 	})
-	e.OnTeardown(wg.Wait)
 }
 
 // HTTPHandler serves "/" (a short page) and "/bytes/N" (N bytes of

@@ -467,3 +467,31 @@ func formatCounters(m map[string]uint64) string {
 	}
 	return strings.TrimSpace(b.String())
 }
+
+// KernelSendRaw sends a raw IPv4 packet (header included) from the
+// namespace's kernel: a packet addressed to StackAddr leaves through the
+// TUN as if the kernel's TCP had sent it.
+func (e *Env) KernelSendRaw(pkt []byte) error {
+	return e.NS.Do(func() error {
+		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_RAW, syscall.IPPROTO_RAW)
+		if err != nil {
+			return err
+		}
+		defer syscall.Close(fd)
+		var dst syscall.SockaddrInet4
+		copy(dst.Addr[:], pkt[16:20])
+		return syscall.Sendto(fd, pkt, 0, &dst)
+	})
+}
+
+// UTimeWait counts ustack's TIME-WAIT records whose remote port is port
+// (0: all).
+func (e *Env) UTimeWait(port uint16) int {
+	n := 0
+	for _, s := range e.Stack.Sockets() {
+		if s.TimeWait && (port == 0 || s.Remote.Port() == port || s.Local.Port() == port) {
+			n++
+		}
+	}
+	return n
+}

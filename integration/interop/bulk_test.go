@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -132,7 +131,7 @@ func TestKernelServer(t *testing.T) {
 			t.Run(srv.tool+"/"+order, func(t *testing.T) {
 				harness.SkipWithout(t, srv.tool)
 				e := harness.New(t, harness.Config{Tag: "ksrv", Deadline: 120 * time.Second})
-				up := size(100*mib, 100*mib)  // ustack -> kernel
+				up := size(100*mib, 100*mib) // ustack -> kernel
 				down := size(16*mib, 16*mib) // kernel -> ustack
 				if order == "kernel-closes-first" {
 					up, down = down, up
@@ -228,7 +227,9 @@ func echoClient(t *testing.T, e *harness.Env, tool string, n int64, args ...stri
 	checkSum(t, "echo", got, 3, n)
 	fs := e.FaultStats()
 	harness.Summary(t, n, d, "dir", "both", "ustack_retrans", e.UCounter("TcpRetransSegs"),
-		"kernel_retrans", e.KernelDelta()["TcpRetransSegs"], "faults", strings.ReplaceAll(fmt.Sprintf("%+v", fs), " ", ","))
+		"kernel_retrans", e.KernelDelta()["TcpRetransSegs"],
+		"injected_drop", fs.In.Dropped+fs.Out.Dropped, "injected_dup", fs.In.Duplicated+fs.Out.Duplicated,
+		"injected_reorder", fs.In.Reordered+fs.Out.Reordered)
 }
 
 func pushClient(t *testing.T, e *harness.Env, res <-chan harness.Result, n int64, args ...string) {

@@ -2,6 +2,8 @@ package packetdrill
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ustack/ustack/integration/packetdrill/pycode"
@@ -154,6 +156,54 @@ func missingPyName(name string) (string, bool) {
 		return "TCP_CC_INFO of BBR, DCTCP or Vegas is not provided", true
 	}
 	return "", false
+}
+
+// explainUnsupported fills res.Needs and adds to the reason what the
+// script's Python would need beyond its first unsupported feature: the
+// TCP_INFO fields its blocks read that the stack does not report, and
+// the blocks the subset cannot parse. So the report shows all the work
+// standing between the script and a verdict.
+func (rn *run) explainUnsupported(res *Result) {
+	first := strings.TrimPrefix(res.Reason, "unsupported: ")
+	if name, ok := strings.CutPrefix(first, "python tcpi_"); ok {
+		first, _, _ = strings.Cut("tcpi_"+name, " ")
+	}
+	res.Needs = append(res.Needs, first)
+	fields, constructs := rn.pythonNeeds(res.Reason)
+	res.Needs = append(res.Needs, fields...)
+	res.Needs = append(res.Needs, constructs...)
+	if len(fields) > 0 {
+		res.Reason += "; its Python also reads " + strings.Join(fields, ", ")
+	}
+	if len(constructs) > 0 {
+		res.Reason += "; its Python also has " + strings.Join(constructs, ", ")
+	}
+}
+
+func (rn *run) pythonNeeds(reason string) (fields, constructs []string) {
+	var gaps map[string]string
+	if g, ok := rn.h.(TCPInfoGapper); ok {
+		gaps = g.TCPInfoGaps()
+	}
+	for _, ev := range rn.s.Events {
+		if ev.Code == nil {
+			continue
+		}
+		p, err := pycode.Parse(ev.Code.Text)
+		if err != nil {
+			var e *pycode.Error
+			if errors.As(err, &e) && !strings.Contains(reason, e.Msg) {
+				constructs = append(constructs, fmt.Sprintf("%s (line %d)", e.Msg, ev.Line+max(e.Line, 1)-1))
+			}
+			continue
+		}
+		for _, name := range p.Names() {
+			if _, missing := gaps[name]; missing && !slices.Contains(fields, name) && !strings.Contains(reason, "python "+name+" ") {
+				fields = append(fields, name)
+			}
+		}
+	}
+	return fields, constructs
 }
 
 // codeError turns an interpreter error into the script's result: a

@@ -10,6 +10,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/ustack/ustack/integration/packetdrill/pycode"
+	"github.com/ustack/ustack/integration/packetdrill/script"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/expected.txt from this run")
@@ -137,4 +140,35 @@ func TestCorpus(t *testing.T) {
 			t.Logf("%s now passes (expected %s); raise it with -update", res.Script, e.status)
 		}
 	}
+}
+
+// TestCorpusPythonParses checks that every %{ }% block of the corpus is
+// inside the Python subset, so scripts end on what the stack reports, not
+// on the interpreter.
+func TestCorpusPythonParses(t *testing.T) {
+	dir := corpusDir(t)
+	if dir == "" {
+		t.Skip("no shared/packetdrill directory above the package")
+	}
+	files, err := findScripts(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := 0
+	for _, f := range files {
+		s, err := script.ParseFile(f.path)
+		if err != nil {
+			continue // reported by TestCorpus
+		}
+		for _, ev := range s.Events {
+			if ev.Code == nil {
+				continue
+			}
+			blocks++
+			if _, err := pycode.Parse(ev.Code.Text); err != nil {
+				t.Errorf("%s:%d: %v", f.name, ev.Line, err)
+			}
+		}
+	}
+	t.Logf("%d blocks parsed", blocks)
 }

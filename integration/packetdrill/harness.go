@@ -70,6 +70,14 @@ type TimerPeeker interface {
 	NextTimer() (int64, bool)
 }
 
+// TCPInfoGapper is implemented by harnesses that can tell, with no
+// connection open, which TCP_INFO fields (tcpi_ names) their stack does not
+// report and why; the runner then lists, for an unsupported script, what
+// its Python blocks would need beyond the first unsupported feature.
+type TCPInfoGapper interface {
+	TCPInfoGaps() map[string]string
+}
+
 // HarnessFactory creates a fresh system under test for one script. It
 // returns an error wrapping *sockets.UnsupportedError when a sysctl is not
 // understood.

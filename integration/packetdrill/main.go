@@ -115,6 +115,34 @@ func WriteTable(w io.Writer, results []Result, verbose bool) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "%d passed, %d failed, %d unsupported\n", pass, fail, unsup)
+	writeNeeds(w, results)
+}
+
+// writeNeeds totals what the unsupported scripts lack, most wanted first.
+func writeNeeds(w io.Writer, results []Result) {
+	count := map[string]int{}
+	for _, r := range results {
+		for _, n := range r.Needs {
+			count[n]++
+		}
+	}
+	if len(count) == 0 {
+		return
+	}
+	needs := make([]string, 0, len(count))
+	for n := range count {
+		needs = append(needs, n)
+	}
+	sort.Slice(needs, func(i, j int) bool {
+		if count[needs[i]] != count[needs[j]] {
+			return count[needs[i]] > count[needs[j]]
+		}
+		return needs[i] < needs[j]
+	})
+	fmt.Fprintln(w, "missing (unsupported scripts needing it):")
+	for _, n := range needs {
+		fmt.Fprintf(w, "  %3d  %s\n", count[n], n)
+	}
 }
 
 func firstLine(s string) string {

@@ -40,6 +40,11 @@ type Result struct {
 	// Notes lists assumptions made (sysctls taken as ustack's fixed
 	// behavior, no-op commands) and, in verbose mode, a trace.
 	Notes []string
+	// Needs lists, for an unsupported script, what stands between it and
+	// a verdict: the feature it stopped at, then the TCP_INFO fields
+	// (tcpi_ names) and Python constructs its blocks use that the stack
+	// or the runner lack. WriteTable totals them.
+	Needs []string
 }
 
 // Message is "script:line: reason".
@@ -87,6 +92,7 @@ func (r *Runner) RunFile(path string) Result {
 			res.Line, res.Reason = pe.Line, "parse error: "+pe.Msg
 			if strings.Contains(pe.Msg, "unsupported") {
 				res.Status = Unsupported
+				res.Needs = []string{"script syntax: " + pe.Msg}
 			}
 		}
 		return res
@@ -127,6 +133,9 @@ func (r *Runner) Run(s *script.Script) (res Result) {
 		if se == nil {
 			res.Reason = ue.Error()
 		}
+	}
+	if res.Status == Unsupported {
+		rn.explainUnsupported(&res)
 	}
 	return res
 }

@@ -288,7 +288,7 @@ func TestMainTableAndExitCode(t *testing.T) {
 	}
 	s := out.String()
 	for _, want := range []string{"a.pkt", "pass", "b.pkt", "unsupported", "c.pkt", "fail", "c.pkt:10: timed out waiting for outbound packet",
-		"1 passed, 1 failed, 1 unsupported\n"} {
+		"1 passed, 1 failed, 1 unsupported\n", "missing (unsupported scripts needing it):\n    1  python import statement\n"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
 		}

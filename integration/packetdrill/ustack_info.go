@@ -1,6 +1,8 @@
 package packetdrill
 
 import (
+	"slices"
+
 	"github.com/ustack/ustack/integration/packetdrill/sockets"
 )
 
@@ -49,6 +51,27 @@ var ustackTCPInfoGaps = map[string]string{
 	"tcpi_bytes_retrans":             "bytes_retrans",
 	"tcpi_dsack_dups":                "dsack_dups",
 	"tcpi_reord_seen":                "reord_seen",
+}
+
+// ustackTCPInfoFields are the fields TCPInfo fills.
+var ustackTCPInfoFields = []string{
+	"tcpi_state", "tcpi_ca_state", "tcpi_retransmits", "tcpi_backoff", "tcpi_snd_wscale", "tcpi_rcv_wscale",
+	"tcpi_rto", "tcpi_snd_mss", "tcpi_rcv_mss", "tcpi_rtt", "tcpi_snd_ssthresh", "tcpi_snd_cwnd", "tcpi_advmss",
+}
+
+// TCPInfoGaps implements TCPInfoGapper.
+func (h *ustackHarness) TCPInfoGaps() map[string]string {
+	gaps := map[string]string{}
+	for _, name := range tcpiNames {
+		if !slices.Contains(ustackTCPInfoFields, name) {
+			why, ok := ustackTCPInfoGaps[name]
+			if !ok {
+				why = "not reported"
+			}
+			gaps[name] = why
+		}
+	}
+	return gaps
 }
 
 // TCPInfo fills struct tcp_info's fields from stack.TCPConn.Info the way

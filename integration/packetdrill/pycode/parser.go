@@ -555,3 +555,56 @@ func (p *parser) call(name token) (expr, error) {
 	}
 	return c, p.expectOp(")")
 }
+
+// Names returns the variables the program reads, in order of first use.
+func (p *Program) Names() []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(n string) {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	for _, st := range p.Stmts {
+		if st.kind == sAugAssign {
+			add(st.name)
+		}
+		for _, x := range []expr{st.x, st.msg} {
+			if x != nil {
+				walkNames(x, add)
+			}
+		}
+	}
+	return out
+}
+
+func walkNames(x expr, add func(string)) {
+	switch e := x.(type) {
+	case *nameExpr:
+		add(e.name)
+	case *tupleExpr:
+		for _, y := range e.elems {
+			walkNames(y, add)
+		}
+	case *printExpr:
+		for _, y := range e.args {
+			walkNames(y, add)
+		}
+	case *unaryExpr:
+		walkNames(e.x, add)
+	case *notExpr:
+		walkNames(e.x, add)
+	case *boolExpr:
+		walkNames(e.x, add)
+		walkNames(e.y, add)
+	case *binExpr:
+		walkNames(e.x, add)
+		walkNames(e.y, add)
+	case *compareExpr:
+		walkNames(e.first, add)
+		for _, y := range e.rest {
+			walkNames(y, add)
+		}
+	}
+}

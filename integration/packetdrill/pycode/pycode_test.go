@@ -255,3 +255,13 @@ func TestStatementText(t *testing.T) {
 		}
 	}
 }
+
+func TestNames(t *testing.T) {
+	p, err := Parse("assert 1 <= tcpi_a <= b, 'x %d' % (c, -d); e += f and not g; print(h or tcpi_a)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(p.Names(), " "); got != "tcpi_a b c d e f g h" {
+		t.Errorf("Names = %q", got)
+	}
+}

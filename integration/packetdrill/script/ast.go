@@ -262,7 +262,7 @@ type Command struct {
 	Text string
 }
 
-// Code is a %{ }% block; its text is kept as is and never run.
+// Code is a %{ }% block; its text is kept as is (package pycode runs it).
 type Code struct{ Text string }
 
 // Expr is a system call argument or result.

@@ -84,6 +84,18 @@ func TestCorpus(t *testing.T) {
 	if dir == "" {
 		t.Skip("no shared/packetdrill directory above the package; skipping the corpus run")
 	}
+	runCorpus(t, dir, "testdata/expected.txt", "the shared packetdrill corpus")
+}
+
+// TestProjectScripts runs the project's own scripts (testdata/packetdrill at
+// the repository root), each verified to pass on Linux 6.18 with the real
+// packetdrill tool, with the same regression rules.
+func TestProjectScripts(t *testing.T) {
+	runCorpus(t, filepath.Join("..", "..", "testdata", "packetdrill"), "testdata/project-expected.txt",
+		"the project's Linux-verified scripts (testdata/packetdrill)")
+}
+
+func runCorpus(t *testing.T, dir, expPath, title string) {
 	files, err := findScripts(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -97,17 +109,16 @@ func TestCorpus(t *testing.T) {
 	}
 	var table bytes.Buffer
 	WriteTable(&table, results, false)
-	t.Logf("\n%s", table.String())
+	t.Logf("%s:\n%s", title, table.String())
 
-	const expPath = "testdata/expected.txt"
 	exp, err := readExpected(expPath)
 	if err != nil && !*update {
 		t.Fatal(err)
 	}
 	if *update {
 		var b strings.Builder
-		b.WriteString("# Expected results of the shared packetdrill corpus against ustack.\n")
-		b.WriteString("# script<TAB>pass|fail|unsupported<TAB>first difference. Regenerate: go test -run TestCorpus -update\n")
+		fmt.Fprintf(&b, "# Expected results of %s against ustack.\n", title)
+		b.WriteString("# script<TAB>pass|fail|unsupported<TAB>first difference. Regenerate: go test -run 'TestCorpus|TestProjectScripts' -update\n")
 		sort.Slice(results, func(i, j int) bool { return results[i].Script < results[j].Script })
 		for _, res := range results {
 			if e, ok := exp[res.Script]; ok && strings.HasPrefix(e.reason, kernelNote) {

@@ -15,7 +15,7 @@ import (
 // Send flags for WriteFlags, with Linux's values.
 const (
 	MsgDontWait = 0x40   // MSG_DONTWAIT: do not block (EAGAIN when nothing fits)
-	MsgEOR      = 0x80   // MSG_EOR: end of record (not supported yet: EOPNOTSUPP)
+	MsgEOR      = 0x80   // MSG_EOR: end of record; later data starts a new segment
 	MsgMore     = 0x8000 // MSG_MORE: more data follows; hold a partial segment as TCP_CORK does
 )
 
@@ -44,16 +44,14 @@ func (t *TCPConn) TryRead(p []byte) (int, error) { return t.read(p, false) }
 func (t *TCPConn) TryWrite(p []byte) (int, error) { return t.write(p, 0, false) }
 
 // WriteFlags is send(2) with flags: MsgMore holds a partial segment for
-// more data (as under TCP_CORK) until a write without it, TCP_NODELAY,
-// uncorking or close pushes it; MsgDontWait makes it TryWrite. MsgEOR is
-// refused with EOPNOTSUPP until the engine can mark record ends; other
-// bits are EINVAL.
+// more data (as under TCP_CORK, for this call only) until a later write,
+// an ACK under Nagle, TCP_NODELAY, uncorking or close pushes it; MsgEOR
+// ends a record: later data never shares a segment with it (a write that
+// returns short sets no mark, as in Linux); MsgDontWait makes the call
+// non-blocking like TryWrite. Other bits are EINVAL.
 func (t *TCPConn) WriteFlags(p []byte, flags int) (int, error) {
 	if flags&^(MsgDontWait|MsgEOR|MsgMore) != 0 {
 		return 0, t.opErr("write", syscall.EINVAL)
-	}
-	if flags&MsgEOR != 0 {
-		return 0, t.opErr("write", syscall.EOPNOTSUPP)
 	}
 	return t.write(p, flags, flags&MsgDontWait == 0)
 }
@@ -85,7 +83,9 @@ func (t *TCPConn) PollEvents() PollEvents {
 func (t *TCPConn) pollLocked() PollEvents {
 	e := t.c.tc
 	st := e.State()
-	closed := st == tcp.StateClose || (st == tcp.StateTimeWait && !t.c.hashed)
+	// A socket reaching TIME-WAIT is done for its owner (tcp_time_wait
+	// ends in tcp_done: CLOSE, both directions shut), record or not.
+	closed := st == tcp.StateClose || st == tcp.StateTimeWait
 	rcvShut := t.rdShut || closed || finReceived(st)
 	sndShut := t.wrShut || closed
 	var ev PollEvents
@@ -113,7 +113,7 @@ func (t *TCPConn) pollLocked() PollEvents {
 // (RCV_SHUTDOWN set by tcp_fin).
 func finReceived(st tcp.State) bool {
 	switch st {
-	case tcp.StateCloseWait, tcp.StateLastAck, tcp.StateClosing, tcp.StateTimeWait:
+	case tcp.StateCloseWait, tcp.StateLastAck, tcp.StateClosing:
 		return true
 	}
 	return false

@@ -188,8 +188,14 @@ func (c *VirtualClock) detach(t timerSink)      { c.sinks.remove(t) }
 // keepalive, TIME-WAIT expiry, reassembly timeout...) or the end of a
 // lingering Close. ok is false when nothing is armed. A runner that plays
 // a script can jump straight there with AdvanceTo instead of stepping.
-// The deadline may already have passed when a timer was armed for the
-// current instant; AdvanceTo(Now()) then does nothing, Advance(0) fires it.
+//
+// The deadline is never later than the real next event but may be
+// earlier: the connection timer wheel files far deadlines in coarser
+// slots, and a slot comes due before the deadline in it. Advancing to it
+// then fires nothing and refiles the timer exactly, so a loop of
+// NextDeadline/AdvanceTo reaches every event at its exact instant. A
+// deadline at the current instant (a timer armed for now) is fired by
+// Advance(0); AdvanceTo(Now()) does nothing.
 func (c *VirtualClock) NextDeadline() (t tcp.Time, ok bool) {
 	var buf [4]timerSink
 	next := nextOf(c.sinks.snapshot(buf[:0]), &c.al)

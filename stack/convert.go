@@ -26,6 +26,11 @@ func (o *Options) tcpConfig(mtu int) *tcp.Config {
 	c.CongestionControl = o.TCPCongestionControl
 	c.SlowStartAfterIdle = o.TCPSlowStartAfterIdle
 	c.DSACK = o.TCPDsack
+	// tcp_notsent_lowat: the kernel's default UINT_MAX (and anything the
+	// engine's int cannot hold as a limit) is "no limit", the engine's 0.
+	if o.TCPNotsentLowat > 0 && o.TCPNotsentLowat < 1<<31-1 {
+		c.NotSentLowat = int(o.TCPNotsentLowat)
+	}
 	if o.TCPReordering > 0 {
 		c.Reordering = o.TCPReordering
 	}

@@ -19,11 +19,14 @@ type Dialer struct {
 	LocalAddr *net.TCPAddr
 	// ReuseAddr sets SO_REUSEADDR before the bind (PORT-8).
 	ReuseAddr bool
-	// Timeout bounds the handshake; 0 means only the SYN retries do.
+	// Timeout bounds the handshake of Dial; 0 means only the SYN retries
+	// do. Start ignores it.
 	Timeout time.Duration
 	// RecvBuffer, SendBuffer and MaxSeg are SO_RCVBUF, SO_SNDBUF and
 	// TCP_MAXSEG set before connect (0: the sysctl defaults), which shape
-	// the SYN's window, window scale and MSS.
+	// the SYN's window, window scale and MSS. The buffers are capped at
+	// net.core.[rw]mem_max and doubled as setsockopt does; MaxSeg outside
+	// [88, 32767] fails with EINVAL.
 	RecvBuffer, SendBuffer, MaxSeg int
 }
 
@@ -89,14 +92,18 @@ func (d *Dialer) dial(ctx context.Context, raddr *net.TCPAddr) (*TCPConn, error)
 		ctx, cancel = context.WithTimeout(ctx, d.Timeout)
 		defer cancel()
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, opError("dial", d.LocalAddr, raddr, ctxErr(err))
+	}
 	t, err := d.start(raddr)
 	if err != nil {
 		return nil, err
 	}
 	s, c := t.s, t.c
+	// Like net.Dial, the error names the local address the caller gave.
 	fail := func(err error) (*TCPConn, error) {
 		s.abortDial(c)
-		return nil, opError("dial", t.laddr, t.raddr, err)
+		return nil, opError("dial", d.LocalAddr, raddr, err)
 	}
 	for {
 		c.mu.Lock()
@@ -120,7 +127,7 @@ func (d *Dialer) dial(ctx context.Context, raddr *net.TCPAddr) (*TCPConn, error)
 		case <-ctx.Done():
 			return fail(ctxErr(ctx.Err()))
 		case <-s.closed:
-			return nil, opError("dial", t.laddr, t.raddr, net.ErrClosed)
+			return nil, opError("dial", d.LocalAddr, raddr, net.ErrClosed)
 		}
 	}
 }

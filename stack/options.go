@@ -66,13 +66,13 @@ type Options struct {
 	TCPDsack              bool // net.ipv4.tcp_dsack
 	TCPReordering         int  // net.ipv4.tcp_reordering (initial reordering degree)
 	TCPEarlyRetrans       int  // net.ipv4.tcp_early_retrans (0..4; 3 = tail loss probes)
-	// TCPFrto, TCPRecovery and TCPNotsentLowat are stored and readable
-	// but the engine has no knob for them yet: it always behaves as with
-	// Linux's defaults (tcp_frto 2, tcp_recovery 1 = RACK loss detection
-	// as far as implemented, tcp_notsent_lowat UINT_MAX = no limit).
+	// TCPFrto and TCPRecovery are stored and readable but the engine has
+	// no knob for them yet: it always behaves as with Linux's defaults
+	// (tcp_frto 2, tcp_recovery 1 = RACK loss detection as far as
+	// implemented).
 	TCPFrto         int   // net.ipv4.tcp_frto
 	TCPRecovery     int   // net.ipv4.tcp_recovery
-	TCPNotsentLowat int64 // net.ipv4.tcp_notsent_lowat (u32)
+	TCPNotsentLowat int64 // net.ipv4.tcp_notsent_lowat (u32; UINT_MAX = no limit)
 
 	// Workers is the number of packet workers (ustack.workers); 0 means
 	// GOMAXPROCS.

@@ -188,6 +188,9 @@ func (o *sockOpts) apply(mask uint16, e *tcp.Conn, now tcp.Time, b *batch) {
 	if m&optUserTimeout != 0 {
 		e.SetUserTimeout(o.userTimeout)
 	}
+	if m&optNotSentLowat != 0 {
+		e.SetNotSentLowat(o.notSentLowat)
+	}
 	if m&optCork != 0 {
 		e.SetCork(o.cork, now, b)
 	}
@@ -389,14 +392,13 @@ func (t *TCPConn) SetWriteBuffer(bytes int) error {
 	})
 }
 
-// WriteBuffer returns SO_SNDBUF as getsockopt does (the doubled value).
-// Without SetWriteBuffer it is tcp_wmem[1], the kernel's initial
-// sk_sndbuf (tcp_sndbuf_expand's growth is not reflected).
+// WriteBuffer returns SO_SNDBUF as getsockopt does: the doubled value
+// if set, else sk_sndbuf as tcp_wmem[1] and tcp_sndbuf_expand made it.
 func (t *TCPConn) WriteBuffer() (int, error) {
 	var v int
 	err := t.getOpt(func() {
 		if v = t.opts.sndBuf; v == 0 {
-			v = t.s.o().TCPWmem[1]
+			v = t.c.tc.SendBufferSize()
 		}
 	})
 	return v, err
@@ -459,21 +461,18 @@ func (t *TCPConn) SetMaxSeg(mss int) error {
 // (mss_cache), or the user's clamp once the connection is closed.
 func (t *TCPConn) MaxSeg() (int, error) {
 	var v int
-	err := t.getOpt(func() {
-		v = t.c.tc.Info().SndMSS
-		if t.opts.maxSeg != 0 && t.c.tc.State() == tcp.StateClose {
-			v = t.opts.maxSeg
-		}
-	})
+	err := t.getOpt(func() { v = t.c.tc.MaxSeg() })
 	return v, err
 }
 
-// SetNotSentLowat sets TCP_NOTSENT_LOWAT (0: the tcp_notsent_lowat sysctl).
-// The value is recorded for NotSentLowat; the engine does not yet limit
-// writability by unsent bytes.
+// SetNotSentLowat sets TCP_NOTSENT_LOWAT (0: the tcp_notsent_lowat
+// sysctl; a negative int is a huge u32 to the kernel: no limit). Writes
+// queue unsent data only below the mark and POLLOUT needs fewer than half
+// of it unsent.
 func (t *TCPConn) SetNotSentLowat(bytes int) error {
-	return t.setOpt(func(*tcp.Conn, tcp.Time, *batch) error {
+	return t.setOpt(func(e *tcp.Conn, _ tcp.Time, _ *batch) error {
 		t.opts.notSentLowat, t.opts.set = bytes, t.opts.set|optNotSentLowat
+		e.SetNotSentLowat(bytes)
 		return nil
 	})
 }

@@ -44,15 +44,9 @@ type TCPConn struct {
 	lingerStop func()
 }
 
-// newTCPConn wraps an accepted connection; Go turns TCP_NODELAY on for
-// every TCP connection.
-func newTCPConn(s *Stack, c *conn) *TCPConn {
-	tc := wrapConn(s, c)
-	s.run(c, func(e *tcp.Conn, now tcp.Time, b *batch) { e.SetNoDelay(true, now, b) })
-	return tc
-}
-
-// wrapConn makes the TCPConn of c without touching the engine.
+// wrapConn makes the TCPConn of c without touching the engine. Its
+// recorded options start with TCP_NODELAY on, which Go sets on every TCP
+// connection (the dial and accept paths set it in the engine).
 func wrapConn(s *Stack, c *conn) *TCPConn {
 	t := c.tuple
 	tc := &TCPConn{
@@ -169,7 +163,15 @@ func (t *TCPConn) write(p []byte, flags int, block bool) (int, error) {
 	if t.closed.Load() {
 		return 0, t.opErr("write", net.ErrClosed)
 	}
-	more := flags&MsgMore != 0
+	var mf tcp.MsgFlags
+	if flags&MsgMore != 0 {
+		mf |= tcp.MsgMore
+	}
+	if flags&MsgEOR != 0 {
+		// Only a call that copies all of its data marks the record end
+		// (the engine checks), so the mark lands on the last chunk.
+		mf |= tcp.MsgEOR
+	}
 	written := 0
 	for {
 		if block && t.wd.expired() {
@@ -183,11 +185,7 @@ func (t *TCPConn) write(p []byte, flags int, block bool) (int, error) {
 		c.mu.Lock()
 		c.prepare(b)
 		if written < len(p) {
-			if more {
-				n, err = c.tc.WriteMore(p[written:], t.s.now(), b)
-			} else {
-				n, err = c.tc.Write(p[written:], t.s.now(), b)
-			}
+			n, err = c.tc.WriteMsg(p[written:], mf, t.s.now(), b)
 			err = t.takeErrLocked(err, syscall.EPIPE)
 		}
 		t.s.afterEngine(c, b)
@@ -399,18 +397,20 @@ func (t *TCPConn) State() tcp.State {
 
 // Poll reports, without blocking, whether Read and Write would return at
 // once (poll(2)'s POLLIN and POLLOUT): data, EOF or an error to read; room
-// in the send buffer or an error to report.
+// in the send buffer or an error to report. PollEvents gives the full
+// tcp_poll mask (POLLERR, POLLHUP, POLLRDHUP, SYN-SENT rules).
 func (t *TCPConn) Poll() (readable, writable bool) {
 	t.c.mu.Lock()
 	defer t.c.mu.Unlock()
 	return t.c.tc.Readable(), t.c.tc.Writable()
 }
 
-// Info returns TCP_INFO-like data.
+// Info returns getsockopt(TCP_INFO): the engine's snapshot taken at the
+// stack's current time (ages such as tcpi_last_data_recv count to now).
 func (t *TCPConn) Info() tcp.Info {
 	t.c.mu.Lock()
 	defer t.c.mu.Unlock()
-	return t.c.tc.Info()
+	return t.c.tc.InfoAt(t.s.now())
 }
 
 var _ net.Conn = (*TCPConn)(nil)

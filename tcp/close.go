@@ -58,17 +58,31 @@ func (c *Conn) cleanupRbuf(copied int, now Time, e Emitter) {
 // Write copies p into the send buffer (tcp_sendmsg) and pushes what may go.
 // (0, nil) means the buffer is full.
 func (c *Conn) Write(p []byte, now Time, e Emitter) (int, error) {
-	return c.write(p, false, now, e)
+	return c.WriteMsg(p, 0, now, e)
 }
 
 // WriteMore is Write with MSG_MORE: the data is not marked for PSH and a
 // partial segment waits for more (as under TCP_CORK) until a plain Write,
 // TCP_NODELAY, uncorking or close pushes it.
 func (c *Conn) WriteMore(p []byte, now Time, e Emitter) (int, error) {
-	return c.write(p, true, now, e)
+	return c.WriteMsg(p, MsgMore, now, e)
 }
 
-func (c *Conn) write(p []byte, more bool, now Time, e Emitter) (int, error) {
+// MsgFlags are the send(2) flags WriteMsg understands.
+type MsgFlags uint8
+
+const (
+	// MsgMore is MSG_MORE: more data follows; hold a partial segment.
+	MsgMore MsgFlags = 1 << iota
+	// MsgEOR is MSG_EOR: the data ends a record. Later data never shares
+	// a segment with it, new or retransmitted (tcp_skb_can_collapse).
+	// A write that could not copy everything sets no boundary, as in
+	// Linux, where the mark goes on the last skb of a complete sendmsg.
+	MsgEOR
+)
+
+// WriteMsg is Write with send(2) flags (sendmsg).
+func (c *Conn) WriteMsg(p []byte, flags MsgFlags, now Time, e Emitter) (int, error) {
 	if c.err != 0 {
 		return 0, c.err
 	}
@@ -88,17 +102,127 @@ func (c *Conn) write(p []byte, more bool, now Time, e Emitter) (int, error) {
 			cc.RestartCwnd(c.ca, &c.snd, c.cfg.InitCwnd, int64(idle), int64(c.rto), c.caState == cc.CWR || c.caState == cc.Recovery, int64(now))
 		}
 	}
-	n := c.sbuf.write(p)
+	more := flags&MsgMore != 0
+	wasEmpty := c.sndNxt == c.writeSeq
+	n := 0
+	for {
+		q := p[n:]
+		if room := c.notSentRoom(); room < len(q) {
+			q = q[:room]
+		}
+		k := c.sbuf.write(q)
+		if k == 0 {
+			break
+		}
+		c.writeSeq += uint32(k)
+		n += k
+		if n == len(p) || c.notSentLowatNow() <= 0 {
+			break
+		}
+		// Under TCP_NOTSENT_LOWAT what the window allows leaves during
+		// the copy (tcp_push_one of each full skb) and makes room.
+		c.pushMore(more, now, e)
+	}
+	if n < len(p) {
+		c.noSpace = true // SOCK_NOSPACE: the writer will wait for room
+	}
 	if n == 0 {
 		return 0, nil
 	}
-	c.writeSeq += uint32(n)
-	c.moreHold = more
+	if wasEmpty {
+		c.chronoBegin(chronoBusy, now) // tcp_add_write_queue_tail on an empty queue
+	}
 	if !more {
 		c.pushSeq = c.writeSeq // tcp_mark_push
 	}
-	c.pushPending(now, e, false)
+	if flags&MsgEOR != 0 && n == len(p) {
+		c.eorMark(c.writeSeq)
+	}
+	c.pushMore(more, now, e)
 	return n, nil
+}
+
+// pushMore is tcp_push at the end of a sendmsg: MSG_MORE corks this push
+// only (nonagle = TCP_NAGLE_CORK for the call); tp->nonagle is unchanged,
+// so the next ACK or TCP_NODELAY pushes a held partial segment by the
+// socket's own Nagle setting (nagle/sendmsg_msg_more.pkt).
+func (c *Conn) pushMore(more bool, now Time, e Emitter) {
+	c.moreHold = more
+	c.pushPending(now, e, false)
+	c.moreHold = false
+}
+
+// notSentRoom is how many bytes TCP_NOTSENT_LOWAT lets a write queue:
+// tcp_sendmsg allocates a new skb only while fewer than lowat bytes are
+// unsent (sk_stream_memory_free), so the limit is passed by up to one
+// segment, which is the engine's unit of queueing.
+func (c *Conn) notSentRoom() int {
+	lowat := c.notSentLowatNow()
+	if lowat <= 0 {
+		return int(^uint(0) >> 1)
+	}
+	unsent := int(c.writeSeq - c.sndNxt)
+	if unsent >= lowat {
+		return 0
+	}
+	mss := max(c.mssCache, 1)
+	return (lowat - unsent + mss - 1) / mss * mss
+}
+
+// notSentLowatNow is tcp_notsent_lowat: the socket's value, else the
+// sysctl's (0 = unlimited).
+func (c *Conn) notSentLowatNow() int {
+	if c.notSentLowat > 0 {
+		return c.notSentLowat
+	}
+	return c.cfg.NotSentLowat
+}
+
+// SetNotSentLowat sets TCP_NOTSENT_LOWAT in bytes (0: the
+// tcp_notsent_lowat sysctl, Config.NotSentLowat). Writes then queue
+// unsent data only below the mark, and Writable (EPOLLOUT) needs the
+// unsent bytes below half of it (tcp_stream_memory_free with wake = 1).
+// Values of 2^31 and above mean no limit, like the kernel's UINT_MAX.
+func (c *Conn) SetNotSentLowat(n int) {
+	if n < 0 || n >= 1<<31-1 {
+		n = 1<<31 - 1
+	}
+	c.notSentLowat = n
+	if c.writableNow() {
+		c.events |= EventWritable
+	}
+}
+
+// NotSentLowat returns TCP_NOTSENT_LOWAT as set (0: unset).
+func (c *Conn) NotSentLowat() int { return c.notSentLowat }
+
+// writableNow is the room part of sk_stream_is_writeable for poll: send
+// buffer space and, with TCP_NOTSENT_LOWAT, (unsent << 1) < lowat.
+func (c *Conn) writableNow() bool {
+	if c.sbuf.free() <= 0 {
+		return false
+	}
+	if lowat := c.notSentLowatNow(); lowat > 0 && int64(c.writeSeq-c.sndNxt)<<1 >= int64(lowat) {
+		return false
+	}
+	return true
+}
+
+// checkSpace is tcp_check_space after an ACK: a writer that ran out of
+// room is woken once there is room again, which also ends the
+// send-buffer-limited chronograph; sk_sndbuf grows (tcp_new_space).
+func (c *Conn) checkSpace(now Time) {
+	if !c.noSpace {
+		return
+	}
+	if c.sndBufSet == 0 && c.packetsInFlight() < c.snd.Cwnd {
+		c.sndbufExpand()
+	}
+	if c.writableNow() {
+		c.noSpace = false
+		c.events |= EventWritable
+		c.chronoStop(chronoSndbuf, now)
+	}
 }
 
 // Shutdown is tcp_shutdown (CLOSE-18) plus the receive-side flag.
@@ -147,6 +271,9 @@ func (c *Conn) closeState(now Time, e Emitter) {
 func (c *Conn) sendFin(now Time, e Emitter) {
 	if c.finQueued {
 		return
+	}
+	if c.sndNxt == c.writeSeq {
+		c.chronoBegin(chronoBusy, now) // the FIN is a new skb on an empty write queue
 	}
 	c.finQueued = true
 	c.moreHold = false
@@ -205,12 +332,13 @@ func (c *Conn) Close(now Time, e Emitter) {
 			return
 		}
 		tmo := c.finTime()
-		if tmo > timeWaitLen {
-			c.keepAt = now.add(tmo - timeWaitLen)
-		} else {
+		if tmo <= timeWaitLen {
 			c.enterTimeWait(StateFinWait2, tmo, now)
+			return // a FIN_WAIT2 record is no orphan: no limit check
 		}
+		c.keepAt = now.add(tmo - timeWaitLen)
 	}
+	c.orphanOOM(now, e) // CLOSE-16
 }
 
 // Abort resets the connection from our side (CLOSE-9, tcp_disconnect).
@@ -301,4 +429,78 @@ func (c *Conn) enterTimeWait(sub State, timeo time.Duration, now Time) {
 	}
 	c.events |= EventTimeWait
 	c.done()
+}
+
+// tooManyOrphans is tcp_check_oom's orphan test (ORPHAN-2) through the
+// stack's hook, with its rate-limited log line.
+func (c *Conn) tooManyOrphans(shift int) bool {
+	if c.cfg.TooManyOrphans == nil || !c.cfg.TooManyOrphans(shift) {
+		return false
+	}
+	if c.cfg.Logf != nil {
+		c.cfg.Logf("too many orphaned sockets")
+	}
+	return true
+}
+
+// orphanOOM is the tail of __tcp_close (CLOSE-16): an orphan that would
+// outlive close while the orphan limit is exceeded is reset instead.
+func (c *Conn) orphanOOM(now Time, e Emitter) bool {
+	if c.state == StateClose || !c.tooManyOrphans(0) {
+		return false
+	}
+	c.setState(StateClose)
+	c.sendActiveReset(now, e)
+	c.inc(metrics.TcpExtTCPAbortOnMemory)
+	c.done()
+	return true
+}
+
+// outOfResources is tcp_out_of_resources (ORPHAN-6), run for an orphan at
+// its retransmission and zero-window probe timeouts: under orphan
+// pressure (penalised when nothing was sent for 2*RTO_MAX, when no RST is
+// otherwise warranted, and after an ICMP soft error) the orphan is
+// destroyed, with a RST if it is alive, sent something in the last 60 s
+// or faces a closed window with nothing in flight.
+func (c *Conn) outOfResources(doReset bool, now Time, e Emitter) bool {
+	shift := 0
+	idle := time.Duration(now - c.lastSend)
+	if idle > 2*c.cfg.RTOMax || !doReset {
+		shift++
+	}
+	if c.softErr != 0 {
+		shift++
+	}
+	if !c.tooManyOrphans(shift) {
+		return false
+	}
+	if idle <= timeWaitLen || (c.sndWnd == 0 && c.sndNxt == c.sndUna) {
+		doReset = true
+	}
+	if doReset {
+		c.sendActiveReset(now, e)
+	}
+	c.done()
+	c.inc(metrics.TcpExtTCPAbortOnMemory)
+	return true
+}
+
+// orphanRetransOOM is the orphan part of tcp_write_timeout before the
+// give-up test: alive (RTO below RTO_MAX) or retries left allow a RST.
+func (c *Conn) orphanRetransOOM(now Time, e Emitter) bool {
+	if !c.orphan {
+		return false
+	}
+	alive := c.rto < c.cfg.RTOMax
+	doReset := alive || !c.orphanBudgetUsed(now)
+	return c.outOfResources(doReset, now, e)
+}
+
+// orphanBudgetUsed is retransmits_timed_out with the orphan retry count
+// and no user timeout (ORPHAN-4).
+func (c *Conn) orphanBudgetUsed(now Time) bool {
+	if c.retrans == 0 || c.retransTS == 0 {
+		return false
+	}
+	return time.Duration(now-c.retransTS) >= c.modelTimeout(c.orphanRetries(), c.cfg.RTOMin)
 }

@@ -54,6 +54,22 @@ type Config struct {
 	// it by a record. It is the fallback for stacks without records.
 	NoTimeWaitRecords bool
 
+	// NotSentLowat is tcp_notsent_lowat: with a value > 0 a connection is
+	// writable only while fewer unsent bytes are queued (see
+	// Conn.SetNotSentLowat). 0 is the kernel's default of UINT_MAX (off).
+	NotSentLowat int
+	// TooManyOrphans is tcp_too_many_orphans (ORPHAN-2): it reports whether
+	// the stack's orphan count, as of its last 100 ms refresh (CONST-11),
+	// shifted left by shift exceeds tcp_max_orphans. The engine asks at
+	// close (CLOSE-16, shift 0) and at an orphan's retransmission and
+	// zero-window probe timeouts (ORPHAN-6). It is called with the
+	// connection's lock held and must not call back into the connection.
+	// Nil means never too many.
+	TooManyOrphans func(shift int) bool
+	// Logf receives the kernel's rate-limited log lines ("too many orphaned
+	// sockets"); the stack rate limits and prefixes them. Nil drops them.
+	Logf func(format string, args ...any)
+
 	// Secret keys the ISN and timestamp-offset hashes (RFC 6528).
 	Secret [16]byte
 }

@@ -142,6 +142,8 @@ type Conn struct {
 	rexmitNew  bool // F-RTO step 2.b: this ACK sends new data, not retransmissions
 	origSacked bool // the last SACK covered never-retransmitted data
 
+	rack rackState // RACK loss detection and reordering (rack.go)
+
 	maxPktsOut     uint32 // max_packets_out in the current window
 	wasCwndLimited bool   // is_cwnd_limited
 	cwndUsageSeq   uint32
@@ -154,7 +156,7 @@ type Conn struct {
 	// Socket options.
 	noDelay    bool
 	cork       bool
-	moreHold   bool // the last write had MSG_MORE
+	moreHold   bool // the push in progress is a MSG_MORE write's (pushMore)
 	keepalive  bool
 	keepIdle   time.Duration
 	keepIntvl  time.Duration
@@ -166,48 +168,33 @@ type Conn struct {
 	rcvBufSet  int
 	sndBufSet  int
 
+	notSentLowat int  // TCP_NOTSENT_LOWAT (0 = Config.NotSentLowat)
+	noSpace      bool // SOCK_NOSPACE: a write found the send buffer full
+	skSndbuf     int  // sk_sndbuf as tcp_sndbuf_expand grows it (SO_SNDBUF unset)
+
+	// Record boundaries of MSG_EOR writes in (snd_una, write_seq]: no
+	// segment, new or retransmitted, crosses one (tcp_skb_can_collapse).
+	// eor[eorHead:] is sorted; the slice is reused, so it only grows when
+	// more records are outstanding than ever before.
+	eor     []uint32
+	eorHead int
+
+	// TCP_INFO bookkeeping (tcp_get_info).
+	chronoType  uint8    // tp->chrono_type (chrono* constants)
+	chronoStart Time     // tp->chrono_start
+	chronoStat  [3]int64 // jiffies (ms) busy, rwnd-limited, sndbuf-limited
+	probesTS    Time     // icsk_probes_tstamp: first zero-window probe of a series (0 none)
+	estabAt     Time     // tcp_init_transfer: where icsk_ack.lrcvtime starts
+	dataSegsIn  uint32
+	dataSegsOut uint32
+	bytesSent   uint64
+	bytesRetx   uint64
+	dsackDups   uint32
+
 	// Active-open state.
 	synSentAt Time // first SYN transmission (for PAWSActive)
 	passive   bool // created by NewPassive (request-socket rules in SYN_RECV)
 	inheritTS bool
-}
-
-// Info is the connection state ss / TCP_INFO report.
-type Info struct {
-	State      State
-	RTO        time.Duration
-	SRTT       time.Duration
-	RTTVar     time.Duration
-	SndMSS     int
-	AdvMSS     int
-	RcvMSS     int
-	Cwnd       uint32
-	SSThresh   uint32
-	CAState    cc.CAState
-	Retrans    int
-	Backoff    int
-	SndWnd     uint32
-	RcvWnd     uint32
-	RcvWScale  uint8
-	SndWScale  uint8
-	UnackedB   uint32 // bytes in flight
-	SendQueue  int    // bytes not yet acknowledged (SIOCOUTQ)
-	RecvQueue  int    // bytes readable (SIOCINQ)
-	Timestamps bool
-	SACK       bool
-	Orphan     bool
-	NextTimer  Time
-
-	// Lifetime totals (tcpi_bytes_acked, tcpi_bytes_received, tcpi_segs_out,
-	// tcpi_segs_in, tcpi_total_retrans) and the last activity times.
-	BytesAcked    uint64
-	BytesReceived uint64
-	SegsOut       uint64
-	SegsIn        uint64
-	TotalRetrans  uint64
-	LastDataSent  Time
-	LastDataRecv  Time
-	LastAckRecv   Time
 }
 
 // TimeWaitInfo is what a TIME-WAIT record keeps of the connection
@@ -250,55 +237,28 @@ func (c *Conn) TakeEvents() Event {
 // TimeWaitInfo returns the record contents; valid after EventTimeWait.
 func (c *Conn) TimeWaitInfo() TimeWaitInfo { return c.twInfo }
 
-// Info returns a TCP_INFO-like snapshot.
-func (c *Conn) Info() Info {
-	return Info{
-		State:      c.state,
-		RTO:        c.rto,
-		SRTT:       time.Duration(c.srttUs>>3) * time.Microsecond,
-		RTTVar:     time.Duration(c.rttvarUs>>2) * time.Microsecond,
-		SndMSS:     c.mssCache,
-		AdvMSS:     c.advMSS,
-		RcvMSS:     c.rcvMSS,
-		Cwnd:       c.snd.Cwnd,
-		SSThresh:   c.snd.SSThresh,
-		CAState:    c.caState,
-		Retrans:    c.retrans,
-		Backoff:    c.backoff,
-		SndWnd:     c.sndWnd,
-		RcvWnd:     c.rcvWnd,
-		RcvWScale:  c.rcvWScale,
-		SndWScale:  c.sndWScale,
-		UnackedB:   c.sndNxt - c.sndUna,
-		SendQueue:  c.sbuf.n,
-		RecvQueue:  c.rbuf.n,
-		Timestamps: c.tsOK,
-		SACK:       c.sackOK,
-		Orphan:     c.orphan,
-		NextTimer:  c.NextTimer(),
-
-		BytesAcked:    c.bytesAcked,
-		BytesReceived: c.bytesReceived,
-		SegsOut:       c.segsOut,
-		SegsIn:        c.segsIn,
-		TotalRetrans:  c.totalRetrans,
-		LastDataSent:  c.lastSend,
-		LastDataRecv:  c.lrcvTime,
-		LastAckRecv:   c.lastRcv,
-	}
-}
-
 // Readable reports whether Read would return data, EOF or an error.
 func (c *Conn) Readable() bool {
 	return c.rbuf.n > 0 || c.finRcvd || c.rdShut || c.err != 0 || c.state == StateClose
 }
 
-// Writable reports whether Write would accept at least one byte.
+// Writable reports whether Write would accept at least one byte, and,
+// under TCP_NOTSENT_LOWAT, whether fewer than half the mark are unsent
+// (tcp_poll's EPOLLOUT). Like tcp_poll, a negative answer marks the
+// writer as waiting for room (SOCK_NOSPACE): the ACK that makes room
+// raises EventWritable and ends the send-buffer-limited chronograph.
 func (c *Conn) Writable() bool {
 	if c.wrShut || c.err != 0 || c.state == StateClose {
 		return true // the write fails at once
 	}
-	return c.sbuf.free() > 0 && (c.state == StateEstablished || c.state == StateCloseWait)
+	if c.state != StateEstablished && c.state != StateCloseWait {
+		return false
+	}
+	if !c.writableNow() {
+		c.noSpace = true
+		return false
+	}
+	return true
 }
 
 // SetNoDelay sets TCP_NODELAY; turning it on pushes pending data.
@@ -376,18 +336,18 @@ func (c *Conn) SetMaxSeg(mss int) {
 // SetRecvBuffer sets SO_RCVBUF (bytes as the user passes them; Linux doubles).
 func (c *Conn) SetRecvBuffer(n int) {
 	c.rcvBufSet = max(2*n, 2304)
-	if c.rbuf.buf != nil && c.rcvBufSet/2 > c.rbuf.cap() {
+	if c.rbuf.size > 0 && c.rcvBufSet/2 > c.rbuf.cap() {
 		c.rbuf.grow(c.rcvBufSet / 2)
 		c.winClamp = max(c.winClamp, uint32(c.rbuf.cap()))
 	}
 }
 
 // SetSendBuffer sets SO_SNDBUF (bytes as the user passes them; Linux doubles).
+// The ring holds the value passed (as allocBuffers sizes it), never less
+// than what is queued.
 func (c *Conn) SetSendBuffer(n int) {
 	c.sndBufSet = 2 * n
-	if c.sndBufSet > c.sbuf.cap() {
-		c.sbuf.grow(c.sndBufSet)
-	}
+	c.sbuf.resize(max(n, 4608, c.sbuf.n))
 }
 
 func (c *Conn) isSynchronized() bool {

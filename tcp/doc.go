@@ -16,9 +16,10 @@
 //
 // The engine never reads a clock, starts a goroutine or takes a lock, and it
 // does not allocate per segment: the send and receive buffers are rings
-// allocated with the connection (grown only by buffer autotuning), the
-// out-of-order queue and the SACK scoreboard are fixed arrays of ranges, and
-// retransmissions are cut from the send ring.
+// whose storage is allocated on demand (4 KiB, then doublings up to the
+// socket buffer size, see ring.go), the out-of-order queue and the SACK
+// scoreboard are fixed arrays of ranges, and retransmissions are cut from
+// the send ring.
 //
 // # File map (after net/ipv4)
 //
@@ -28,12 +29,17 @@
 //	input.go      tcp_rcv_state_process, tcp_validate_incoming, tcp_ack
 //	output.go     tcp_transmit_skb, tcp_write_xmit, Nagle, tcp_select_window
 //	recovery.go   SACK scoreboard, fast retransmit, PRR, RTO loss state, cc hooks
+//	rack.go       RACK loss detection, REO timer, reordering (tcp_recovery.c)
 //	undo.go       undo of spurious reductions (DSACK, timestamps)
 //	txlog.go      per-segment send times: RTT samples, Karn, retrans_stamp
 //	sack_rcv.go   out-of-order queue, SACK/DSACK generation, delayed-ACK clock
 //	autotune.go   receive-buffer autotuning (tcp_rcv_space_adjust)
 //	timers.go     RTO estimator and backoff, write timeouts, probe0, TLP, keepalive
-//	close.go      tcp_close, shutdown, linger, orphans, tcp_time_wait
+//	close.go      tcp_sendmsg flags, TCP_NOTSENT_LOWAT, tcp_close, shutdown, linger,
+//	              orphans and their limit (tcp_check_oom, tcp_out_of_resources), tcp_time_wait
+//	eor.go        MSG_EOR record boundaries
+//	info.go       TCP_INFO (tcp_get_info), chronographs, SO_SNDBUF (tcp_sndbuf_expand)
+//	probe0.go     zero-window probes with TCP_USER_TIMEOUT (tcp_probe_timer)
 //	segment.go    ParseSegment and the stateless replies (RST, TIME-WAIT ACK)
 //
 // # Close and TIME-WAIT

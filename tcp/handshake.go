@@ -33,6 +33,7 @@ type ActiveOpts struct {
 func newConn(cfg *Config, m *metrics.Counters, t Tuple) *Conn {
 	c := &Conn{cfg: cfg, m: m, tuple: t}
 	c.rto = cfg.RTOInit
+	c.mdevUs = int64(cfg.RTOInit / time.Microsecond) // tcp_init_sock: tcpi_rttvar reads 250 ms before a sample
 	c.ca, _ = cc.New(cfg.CongestionControl)
 	if c.ca == nil {
 		c.ca, _ = cc.New("")
@@ -334,6 +335,7 @@ func (c *Conn) synAcked(seg *Segment, now Time) {
 // establish is tcp_finish_connect / tcp_init_transfer.
 func (c *Conn) establish(now Time) {
 	c.setState(StateEstablished)
+	c.snd.Delivered++ // the SYN or SYN-ACK was delivered (tcp_clean_rtx_queue / SYN_RECV's tp->delivered++)
 	c.initTransfer(now)
 	c.events |= EventEstablished | EventWritable
 }
@@ -360,6 +362,8 @@ func (c *Conn) initTransfer(now Time) {
 	c.snd.SndUna, c.snd.SndNxt = c.sndUna, c.sndNxt
 	c.ca.Init(&c.snd, int64(now))
 	c.lastSend = now
+	c.sndbufExpand() // tcp_init_buffer_space
+	c.estabAt = now
 	if c.keepalive {
 		c.keepAt = now.add(c.keepIdleTime())
 	}

@@ -14,6 +14,9 @@ import (
 // during the call.
 func (c *Conn) Input(seg *Segment, now Time, e Emitter) {
 	c.segsIn++
+	if len(seg.Payload) > 0 {
+		c.dataSegsIn++ // tcp_segs_in
+	}
 	switch c.state {
 	case StateClose, StateListen:
 		return // the stack answers with a RST from its no-socket path
@@ -150,6 +153,7 @@ func (c *Conn) Input(seg *Segment, now Time, e Emitter) {
 		return
 	}
 	c.pushPending(now, e, false)
+	c.checkSpace(now) // tcp_data_snd_check → tcp_check_space
 	c.ackSndCheck(now, e)
 }
 
@@ -412,7 +416,7 @@ func (c *Conn) processAck(seg *Segment, now Time, e Emitter) bool {
 			return false
 		}
 		if c.sackOK && seg.Opts.NumSACK > 0 {
-			c.sackTag(&seg.Opts, priorUna)
+			c.sackTag(&seg.Opts, priorUna, now)
 		}
 		return true // old ACK: ignore it, keep the data
 	}
@@ -440,16 +444,29 @@ func (c *Conn) processAck(seg *Segment, now Time, e Emitter) bool {
 			}
 		}
 	}
+	if c.caState < cc.Recovery {
+		// Outside Recovery and Loss nothing stays marked lost between ACKs
+		// (RACK marks and enters Recovery in the same ACK).
+		c.lostHigh, c.rtxNext = c.sndUna, c.sndUna
+		c.clearRelost()
+	}
 	var newlySacked uint32
+	dsack := false
+	lostBefore, priorDelivered := c.rack.lost, c.snd.Delivered
+	priorFack, hadSACK := c.sacked.highest()
 	if c.sackOK && seg.Opts.NumSACK > 0 {
-		c.checkDSACK(&seg.Opts, ack)
-		newlySacked = c.sackTag(&seg.Opts, ack)
+		dsack = c.checkDSACK(&seg.Opts, ack)
+		newlySacked = c.sackTag(&seg.Opts, ack, now)
 	}
 	advanced := after(ack, priorUna)
 	c.txlog.origAcked = false
-	var ackedPkts uint32
+	var ackedPkts, ackedUnsacked uint32
 	if advanced {
 		acked := ack - priorUna
+		ackedUnsacked = acked - c.sacked.bytesIn(priorUna, ack)
+		if c.sackOK {
+			c.rackCumAck(priorUna, ack, priorFack, hadSACK, now)
+		}
 		data := acked
 		// The SYN and FIN occupy sequence space but no ring bytes.
 		if c.synPending {
@@ -477,13 +494,19 @@ func (c *Conn) processAck(seg *Segment, now Time, e Emitter) bool {
 		c.retrans = 0
 		c.probesOut = 0
 		c.ackRTT(seg, ack, now)
+		c.recountRelost()
 		c.events |= EventWritable
 		c.growSendBuffer()
 	}
 	dup := !advanced && !winUpdate && len(seg.Payload) == 0 && seg.Flags&header.FlagFIN == 0 && c.sndNxt != c.sndUna
+	reoArmed := false
 	if c.state != StateSynRecv {
-		deliveredPkts := ackedPkts + newlySacked/uint32(max(c.mssCache, 1))
-		if !c.sackOK {
+		mss := uint32(max(c.mssCache, 1))
+		deliveredPkts := ackedPkts + newlySacked/mss
+		if c.sackOK {
+			// tcp_clean_rtx_queue counts only segments not SACKed before.
+			deliveredPkts = (ackedUnsacked+mss-1)/mss + newlySacked/mss
+		} else {
 			// tcp_add_reno_sack / tcp_remove_reno_sacks: a duplicate ACK
 			// delivered one segment; a cumulative ACK only what the
 			// duplicates had not already counted.
@@ -507,9 +530,13 @@ func (c *Conn) processAck(seg *Segment, now Time, e Emitter) bool {
 				c.add(metrics.TcpExtTCPHystartDelayCwnd, w)
 			}
 		}
-		c.fastRetransAlert(seg, advanced, dup, ackedPkts, newlySacked, now)
+		if c.sackOK && deliveredPkts > 0 {
+			c.rackUpdateReoWnd(priorDelivered)
+		}
+		dubious := dup || newlySacked > 0 || dsack || c.caState != cc.Open
+		reoArmed = c.fastRetransAlert(seg, advanced, dup, dubious, ackedPkts, newlySacked, now)
 		c.processTLPAck(ack, advanced, winUpdate || newlySacked > 0 || len(seg.Payload) > 0, now)
-		c.congControl(ack, ackedPkts, deliveredPkts, advanced, now)
+		c.congControl(ack, ackedPkts, deliveredPkts, c.rack.lost-lostBefore, advanced, now)
 		c.updatePacingRate()
 		// retrans_stamp lives while retransmitted data is outstanding
 		// (cleared once the state machine is back to Open/Disorder).
@@ -519,8 +546,9 @@ func (c *Conn) processAck(seg *Segment, now Time, e Emitter) bool {
 			}
 		}
 	}
-	if (advanced || newlySacked > 0) && !c.probeMode {
-		// tcp_set_xmit_timer
+	if advanced && !c.probeMode && !reoArmed {
+		// tcp_set_xmit_timer (FLAG_SET_XMIT_TIMER: data was cumulatively
+		// ACKed and RACK did not arm its own timer)
 		if !c.scheduleLossProbe(now, true) {
 			c.rearmRTO(now)
 		}
@@ -529,6 +557,7 @@ func (c *Conn) processAck(seg *Segment, now Time, e Emitter) bool {
 		c.probeMode = false
 		c.rtoAt = 0
 		c.backoff = 0
+		c.probesTS = 0 // tcp_ack_probe: the window opened
 		if c.sndUna != c.sndNxt {
 			c.armRTO(now)
 		}

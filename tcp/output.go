@@ -89,6 +89,11 @@ func (c *Conn) transmit(e Emitter, seq uint32, flags uint8, n int, now Time) {
 	}
 	if n > 0 {
 		c.sbuf.readAt(int(seq-c.sndUna), b[hl:hl+n])
+		c.dataSegsOut++
+		c.bytesSent += uint64(n)
+		if before(seq, c.sndNxt) {
+			c.bytesRetx += uint64(n) // tcp_retransmit_skb's bytes_retrans
+		}
 	}
 	seg.SetChecksum(header.TCPChecksum(c.tuple.LocalAddr, c.tuple.RemoteAddr, seg))
 	e.Send(c.tuple, seg)
@@ -333,9 +338,13 @@ func (c *Conn) canSendData() bool {
 // pushPending is tcp_push_pending_frames / tcp_write_xmit: send what cwnd,
 // the peer's window and Nagle allow. force turns Nagle off for this call.
 func (c *Conn) pushPending(now Time, e Emitter, force bool) {
+	if c.sndUna == c.sndNxt && c.chronoType != chronoUnspec {
+		c.chronoStop(chronoBusy, now) // tcp_clean_rtx_queue emptied the retransmit queue
+	}
 	if !c.canSendData() {
 		return
 	}
+	hadUnsent := c.sndNxt != c.writeSeq
 	rexmitNew := c.rexmitNew
 	c.rexmitNew = false
 	if !rexmitNew {
@@ -343,7 +352,7 @@ func (c *Conn) pushPending(now Time, e Emitter, force bool) {
 	} else {
 		force = true // tcp_xmit_recovery: REXMIT_NEW pushes with Nagle off
 	}
-	sent, limited := false, false
+	sent, limited, rwndLimited := false, false, false
 	for c.sndNxt != c.writeSeq {
 		// tcp_cwnd_test: a lone FIN is not held back by cwnd.
 		finOnly := c.finQueued && c.sndNxt == c.writeSeq-1
@@ -355,7 +364,7 @@ func (c *Conn) pushPending(now Time, e Emitter, force bool) {
 		dend := c.dataEnd()
 		n := 0
 		if before(c.sndNxt, dend) {
-			n = int(min(dend-c.sndNxt, uint32(mss)))
+			n = c.eorClamp(c.sndNxt, int(min(dend-c.sndNxt, uint32(mss))))
 		}
 		fin := c.finQueued && c.sndNxt+uint32(n) == dend
 		l := uint32(n)
@@ -363,17 +372,21 @@ func (c *Conn) pushPending(now Time, e Emitter, force bool) {
 			l++
 		}
 		if after(c.sndNxt+l, c.sndUna+c.sndWnd) {
+			rwndLimited = true
 			break // tcp_snd_wnd_test: the segment (FIN included) must fit the peer's window
 		}
-		if n < mss && !fin && !force && !c.nagleOK() {
+		end := c.sndNxt + uint32(n)
+		// Nagle holds back only the last skb: a segment cut short by a
+		// record boundary with data behind it goes (TCP_NAGLE_PUSH).
+		lastSkb := end == dend
+		if n < mss && !fin && !force && lastSkb && !c.nagleOK() {
 			break
 		}
 		flags := uint8(header.FlagACK)
 		if fin {
 			flags |= header.FlagFIN
 		}
-		end := c.sndNxt + uint32(n)
-		if n > 0 && before(c.sndNxt, c.pushSeq) && !before(end, c.pushSeq) {
+		if n > 0 && ((before(c.sndNxt, c.pushSeq) && !before(end, c.pushSeq)) || c.eorAt(end)) {
 			flags |= header.FlagPSH // the segment carries the end of a write
 		}
 		c.sendNew(e, n, flags, now)
@@ -386,8 +399,23 @@ func (c *Conn) pushPending(now Time, e Emitter, force bool) {
 		c.frto = false // nothing new went out: conventional recovery
 		c.retransmitLost(now, e)
 	}
+	if hadUnsent {
+		// tcp_write_xmit's chronograph: the peer's window held data back.
+		if rwndLimited {
+			c.chronoBegin(chronoRwnd, now)
+		} else {
+			c.chronoStop(chronoRwnd, now)
+		}
+	}
 	if sent || limited {
 		c.cwndValidate(limited || c.packetsInFlight() >= c.snd.Cwnd)
+		// tcp_cwnd_validate: an application that filled the send buffer
+		// while everything queued is out and cwnd is not the limit is
+		// send-buffer limited.
+		if !c.cwndLimited() && c.sndNxt == c.writeSeq && c.noSpace &&
+			(c.state == StateEstablished || c.state == StateCloseWait) {
+			c.chronoBegin(chronoSndbuf, now)
+		}
 	}
 	if sent {
 		c.scheduleLossProbe(now, false) // one probe per tail-loss episode
@@ -447,7 +475,7 @@ func (c *Conn) pushOne(now Time, e Emitter) {
 	dend := c.dataEnd()
 	n := 0
 	if before(c.sndNxt, dend) {
-		n = int(min(dend-c.sndNxt, uint32(mss)))
+		n = c.eorClamp(c.sndNxt, int(min(dend-c.sndNxt, uint32(mss))))
 	}
 	if n > 0 && after(c.sndNxt+uint32(n), c.sndUna+c.sndWnd) {
 		return
@@ -456,7 +484,7 @@ func (c *Conn) pushOne(now Time, e Emitter) {
 	if c.finQueued && c.sndNxt+uint32(n) == dend {
 		flags |= header.FlagFIN
 	}
-	if n > 0 && c.sndNxt+uint32(n) == dend {
+	if n > 0 && c.pshAt(c.sndNxt+uint32(n)) {
 		flags |= header.FlagPSH
 	}
 	c.sendNew(e, n, flags, now)

@@ -104,10 +104,15 @@ func (b *scoreboard) highest() (uint32, bool) {
 
 // sackTag is tcp_sacktag_write_queue: validate the peer's SACK blocks and
 // mark them. DSACK blocks (below snd_una, or inside the second block) are
-// recognised and ignored. It returns the newly SACKed bytes.
-func (c *Conn) sackTag(o *header.Options, ack uint32) uint32 {
+// recognised and ignored. Like tcp_match_skb_to_sack, only whole segments
+// are SACKed: a block covering part of a segment marks nothing. Every newly
+// SACKed segment advances RACK; a never-retransmitted one below the highest
+// SACK shows reordering. It returns the newly SACKed bytes.
+func (c *Conn) sackTag(o *header.Options, ack uint32, now Time) uint32 {
 	var newly uint32
 	c.origSacked = false
+	priorFack, hadSACK := c.sacked.highest()
+	reord := c.sndNxt
 	for i := range o.NumSACK {
 		s, e := o.SACK[i].Start, o.SACK[i].End
 		if i == 0 && (before(s, ack) || (o.NumSACK > 1 && !before(s, o.SACK[1].Start) && !after(e, o.SACK[1].End))) {
@@ -120,13 +125,68 @@ func (c *Conn) sackTag(o *header.Options, ack uint32) uint32 {
 		if before(s, c.sndUna) {
 			s = c.sndUna
 		}
-		n := c.sacked.add(s, e)
-		if n > 0 && !before(s, c.rtxNext) {
+		newly += c.sackSegments(s, e, priorFack, hadSACK, &reord, now)
+	}
+	if hadSACK && before(reord, priorFack) {
+		fack, _ := c.sacked.highest()
+		c.checkSACKReordering(reord, fack)
+	}
+	return newly
+}
+
+// sackSegments marks the segments lying wholly inside [s, e) (tcp_sacktag_one).
+func (c *Conn) sackSegments(s, e, priorFack uint32, hadSACK bool, reord *uint32, now Time) uint32 {
+	var newly uint32
+	start := c.sndUna
+	for i := range c.txlog.n {
+		r := c.txlog.at(i)
+		rs, re := start, r.end
+		start = re
+		if before(rs, s) || !after(re, rs) {
+			continue
+		}
+		if after(re, e) {
+			break
+		}
+		if c.sacked.bytesIn(rs, re) == re-rs {
+			continue // already SACKed
+		}
+		c.rackAdvance(r.rtx, re, r.at, now)
+		if !r.rtx && hadSACK && before(rs, priorFack) && before(rs, *reord) {
+			*reord = rs // a hole filled by never-retransmitted data
+		}
+		if r.relost {
+			r.relost = false
+			c.rack.relostN--
+		}
+		n := c.sacked.add(rs, re)
+		if n > 0 && !before(rs, c.rtxNext) {
 			c.origSacked = true // above everything retransmitted
 		}
 		newly += n
 	}
+	// Data past the log's last record (the log was full) is taken by bytes.
+	if after(e, start) {
+		from := seqMax(s, start)
+		n := c.sacked.add(from, e)
+		if n > 0 && !before(from, c.rtxNext) {
+			c.origSacked = true
+		}
+		newly += n
+	}
 	return newly
+}
+
+// lostOut reports whether any data is marked lost and not yet
+// retransmitted or SACKed (tp->lost_out != 0, near enough).
+func (c *Conn) lostOut() bool {
+	if c.rack.relostN > 0 {
+		return true
+	}
+	if !after(c.lostHigh, c.sndUna) || after(c.lostHigh, c.sndNxt) {
+		return false
+	}
+	return c.lostHigh-c.sndUna > c.sacked.bytesIn(c.sndUna, c.lostHigh)
 }
 
 // packetsInFlight is tcp_packets_in_flight, computed from bytes:
@@ -147,6 +207,7 @@ func (c *Conn) packetsInFlight() uint32 {
 		if after(c.rtxNext, c.sndUna) {
 			rh := seqMin(c.rtxNext, lh)
 			retx = (rh - c.sndUna) - c.sacked.bytesIn(c.sndUna, rh)
+			retx -= min(retx, c.relostBytes())
 		}
 	}
 	b := int64(out) - int64(sacked) - int64(lost) + int64(retx)
@@ -158,13 +219,17 @@ func (c *Conn) packetsInFlight() uint32 {
 }
 
 // retransmitLost is tcp_xmit_retransmit_queue: resend lost holes in order
-// while cwnd allows.
+// while cwnd allows: first the retransmissions RACK found lost again (they
+// lie below rtxNext), then the lost range from rtxNext on.
 func (c *Conn) retransmitLost(now Time, e Emitter) {
-	if !after(c.lostHigh, c.sndUna) {
+	if !after(c.lostHigh, c.sndUna) && c.rack.relostN == 0 {
 		return
 	}
 	if before(c.rtxNext, c.sndUna) {
 		c.rtxNext = c.sndUna
+	}
+	if c.rack.relostN > 0 && !c.retransmitRelost(now, e) {
+		return
 	}
 	lh := seqMin(c.lostHigh, c.sndNxt)
 	for before(c.rtxNext, lh) {
@@ -182,7 +247,7 @@ func (c *Conn) retransmitLost(now Time, e Emitter) {
 		dend := c.dataEnd()
 		n := 0
 		if before(c.rtxNext, dend) {
-			n = int(min(seqMin(hole, dend)-c.rtxNext, uint32(c.curMSS())))
+			n = c.eorClamp(c.rtxNext, int(min(seqMin(hole, dend)-c.rtxNext, uint32(c.curMSS())))) // eor.go
 		}
 		seq := c.rtxNext
 		flags := uint8(header.FlagACK)
@@ -195,7 +260,7 @@ func (c *Conn) retransmitLost(now Time, e Emitter) {
 			c.rtxNext = hole
 			continue
 		}
-		if n > 0 && seq+uint32(n) == dend {
+		if n > 0 && c.pshAt(seq+uint32(n)) { // eor.go: a record's end keeps its PSH
 			flags |= header.FlagPSH
 		}
 		c.rtxNext = seq + l
@@ -212,10 +277,12 @@ func (c *Conn) retransmitLost(now Time, e Emitter) {
 	}
 }
 
-// fastRetransAlert is a reduced tcp_fastretrans_alert: duplicate-ACK and
-// SACK driven entry into Recovery (PRR), NewReno partial ACKs, and the
-// exits of Recovery and Loss.
-func (c *Conn) fastRetransAlert(seg *Segment, advanced, dup bool, ackedPkts, newlySacked uint32, now Time) {
+// fastRetransAlert is a reduced tcp_fastretrans_alert: loss detection by
+// RACK (SACK) or duplicate ACKs (Reno), entry into Recovery (PRR), NewReno
+// partial ACKs, and the exits of Recovery and Loss. dubious is
+// tcp_ack_is_dubious. It reports whether RACK armed the REO timer (the
+// caller then leaves the RTO/TLP timer alone).
+func (c *Conn) fastRetransAlert(seg *Segment, advanced, dup, dubious bool, ackedPkts, newlySacked uint32, now Time) bool {
 	if !c.sackOK {
 		// Reno emulates SACK: each duplicate ACK counts one segment that
 		// left the network (tcp_add_reno_sack); cumulative ACKs eat them
@@ -233,16 +300,20 @@ func (c *Conn) fastRetransAlert(seg *Segment, advanced, dup bool, ackedPkts, new
 		if advanced && c.tryUndoLoss(seg, now) {
 			c.dupAcks = 0
 			c.frto = false
-			return
+			return false
 		}
 		if c.frtoLoss(advanced, dup, newlySacked, recovered, now) {
-			return
+			return false
 		}
 		if recovered {
 			c.tryUndoRecovery(seg)
 			c.exitRecovery(now)
+			return false
 		}
-		return
+		if c.sackOK {
+			return c.rackMarkLost(now) // retransmissions lost again
+		}
+		return false
 	case cc.Recovery:
 		if recovered {
 			undone := c.mayUndo(seg)
@@ -252,27 +323,28 @@ func (c *Conn) fastRetransAlert(seg *Segment, advanced, dup bool, ackedPkts, new
 			}
 			c.ca.CwndEvent(&c.snd, cc.CompleteCwr, int64(now))
 			c.exitRecovery(now)
-			return
+			return false
 		}
 		if advanced && c.undo.valid && c.packetDelayed(seg) {
 			// tcp_try_undo_partial: the original got through after all.
 			c.undoCwndReduction(true)
 			c.inc(metrics.TcpExtTCPPartialUndo)
 			c.exitRecovery(now)
-			return
+			return false
 		}
 		if c.tryUndoDSACK() {
 			c.exitRecovery(now)
-			return
+			return false
 		}
 		if c.sackOK {
-			c.markLostSACK()
-		} else if advanced {
+			return c.rackMarkLost(now)
+		}
+		if advanced {
 			// NewReno partial ACK: the next segment is lost too.
 			c.lostHigh = seqMin(c.sndUna+uint32(c.mssCache), c.sndNxt)
 			c.rtxNext = c.sndUna
 		}
-		return
+		return false
 	}
 	if newlySacked > 0 || (c.sackOK && advanced) {
 		c.dupAcks = int(c.sacked.bytesIn(c.sndUna, c.sndNxt) / uint32(max(c.mssCache, 1)))
@@ -280,23 +352,36 @@ func (c *Conn) fastRetransAlert(seg *Segment, advanced, dup bool, ackedPkts, new
 	if c.sndNxt == c.sndUna {
 		c.dupAcks = 0
 		c.setCAState(cc.Open, now)
-		return
+		return false
 	}
-	if c.dupAcks >= c.cfg.Reordering {
+	armed := false
+	if c.sackOK {
+		// tcp_identify_packet_loss + tcp_time_to_recover: with RACK the
+		// loss must be proven (lost_out), dupthresh only shapes reo_wnd.
+		if dubious {
+			armed = c.rackMarkLost(now)
+		}
+		if c.lostOut() {
+			c.enterRecovery(now)
+			return armed
+		}
+	} else if c.dupAcks >= int(c.reordering()) {
 		c.enterRecovery(now)
-		return
+		return false
 	}
 	if c.dupAcks > 0 || c.sacked.n > 0 {
 		c.setCAState(cc.Disorder, now)
 	} else if c.caState == cc.Disorder {
 		c.setCAState(cc.Open, now)
 	}
+	return armed
 }
 
 // exitRecovery returns to Open (or Disorder while SACKed data remains,
 // tcp_try_keep_open) with nothing marked lost.
 func (c *Conn) exitRecovery(now Time) {
 	c.lostHigh, c.rtxNext = c.sndUna, c.sndUna
+	c.clearRelost()
 	if c.sackOK {
 		c.dupAcks = int(c.sacked.bytesIn(c.sndUna, c.sndNxt) / uint32(max(c.mssCache, 1)))
 	} else {
@@ -308,19 +393,6 @@ func (c *Conn) exitRecovery(now Time) {
 		c.setCAState(cc.Open, now)
 	}
 	c.highSeq = c.sndNxt
-}
-
-// markLostSACK marks every hole below the highest SACKed byte lost (the
-// FACK-like view RACK converges to once the reordering window passes).
-func (c *Conn) markLostSACK() {
-	if h, ok := c.sacked.highest(); ok && after(h, c.lostHigh) {
-		// Holes only: the last range itself is SACKed, so marking up to
-		// its start is equivalent.
-		c.lostHigh = c.sacked.r[c.sacked.n-1].start
-	}
-	if !after(c.lostHigh, c.sndUna) {
-		c.lostHigh = seqMin(c.sndUna+uint32(c.mssCache), c.sndNxt)
-	}
 }
 
 // enterRecovery is tcp_enter_recovery + tcp_init_cwnd_reduction.
@@ -340,10 +412,11 @@ func (c *Conn) enterRecovery(now Time) {
 	c.initUndo()
 	c.snd.SSThresh = c.ca.SSThresh(&c.snd)
 	c.rtxNext = c.sndUna
-	if c.sackOK {
-		c.lostHigh = c.sndUna
-		c.markLostSACK()
-	} else {
+	c.clearRelost()
+	if !c.sackOK {
+		c.lostHigh = seqMin(c.sndUna+uint32(c.mssCache), c.sndNxt)
+	} else if !after(c.lostHigh, c.sndUna) && c.rack.relostN == 0 {
+		// Recovery without a RACK verdict (a timer's): the head is lost.
 		c.lostHigh = seqMin(c.sndUna+uint32(c.mssCache), c.sndNxt)
 	}
 	c.inc(metrics.TcpExtTCPFastRetrans)
@@ -367,6 +440,11 @@ func (c *Conn) enterLoss(now Time) {
 		c.ca.CwndEvent(&c.snd, cc.EventLoss, int64(now))
 		c.initUndo()
 	}
+	if c.caState <= cc.Disorder && c.sackedOut() >= uint32(c.cfg.Reordering) {
+		// A timeout after many SACKs: reordering was overestimated.
+		c.rack.reordering = min(c.reordering(), uint32(max(c.cfg.Reordering, 1)))
+	}
+	c.clearRelost()
 	c.lostHigh = c.sndNxt
 	c.rtxNext = c.sndUna
 	c.highSeq = c.sndNxt
@@ -421,10 +499,10 @@ func (c *Conn) syncCC() {
 
 // congControl is tcp_cong_control: PRR while in Recovery, otherwise the
 // algorithm's cong_avoid when the ACK advanced and cwnd is the limit.
-func (c *Conn) congControl(ack uint32, ackedPkts, deliveredPkts uint32, advanced bool, now Time) {
+func (c *Conn) congControl(ack uint32, ackedPkts, deliveredPkts, newlyLost uint32, advanced bool, now Time) {
 	c.syncCC()
 	if c.caState == cc.Recovery {
-		c.prrReduce(deliveredPkts, advanced)
+		c.prrReduce(deliveredPkts, newlyLost, advanced)
 		return
 	}
 	if advanced && c.caState != cc.CWR {
@@ -442,7 +520,7 @@ func (c *Conn) cwndLimited() bool {
 }
 
 // prrReduce is tcp_cwnd_reduction (RFC 6937 with SSRB).
-func (c *Conn) prrReduce(newly uint32, advanced bool) {
+func (c *Conn) prrReduce(newly, newlyLost uint32, advanced bool) {
 	if newly == 0 || c.priorCwnd == 0 {
 		return
 	}
@@ -454,7 +532,7 @@ func (c *Conn) prrReduce(newly uint32, advanced bool) {
 		sndcnt = (int64(c.snd.SSThresh)*int64(c.prrDeliv)+int64(c.priorCwnd)-1)/int64(c.priorCwnd) - int64(c.prrOut)
 	} else {
 		sndcnt = max(int64(c.prrDeliv)-int64(c.prrOut), int64(newly))
-		if advanced {
+		if advanced && newlyLost == 0 {
 			sndcnt++
 		}
 		sndcnt = min(delta, sndcnt)

@@ -1,27 +1,54 @@
 package tcp
 
-// ring is a byte ring buffer allocated once per connection (and regrown
-// only when the buffer size is raised). The send ring holds [snd_una,
+// ring is a byte ring buffer of a logical capacity (the socket buffer
+// size) whose storage is allocated on demand: nothing until the first
+// byte, then powers of two up to the capacity, as the bytes held need it.
+// A short request/response connection thus touches a few KiB instead of
+// two full socket buffers (Linux's sk_buffs are allocated on demand too),
+// while a bulk connection reaches its final storage after a handful of
+// doublings and never allocates again. The send ring holds [snd_una,
 // write_seq); the receive ring starts at copied_seq and also stores
 // out-of-order bytes at their offset, so nothing is copied twice.
 type ring struct {
-	buf  []byte
-	head int // index of the first byte
-	n    int // bytes held contiguously from head
+	buf  []byte // storage; len(buf) <= size
+	size int    // logical capacity
+	head int    // index in buf of the byte at offset 0
+	n    int    // bytes held contiguously from head
 }
 
-func newRing(size int) ring { return ring{buf: make([]byte, size)} }
+// minRingAlloc is the first storage allocation of a ring.
+const minRingAlloc = 4096
 
-func (r *ring) cap() int  { return len(r.buf) }
-func (r *ring) free() int { return len(r.buf) - r.n }
+func newRing(size int) ring { return ring{size: size} }
 
-// grow reallocates to size bytes (never shrinks), keeping the content of
-// the whole ring (also bytes beyond n, which hold out-of-order data).
+func (r *ring) cap() int  { return r.size }
+func (r *ring) free() int { return r.size - r.n }
+
+// grow raises the logical capacity to size (never shrinks); storage
+// follows only when bytes need it.
 func (r *ring) grow(size int) {
-	if size <= len(r.buf) {
+	if size > r.size {
+		r.size = size
+	}
+}
+
+// resize sets the logical capacity, at least the bytes held. Storage
+// larger than a reduced capacity stays; only offsets below it are used.
+func (r *ring) resize(size int) { r.size = max(size, r.n) }
+
+// reserve makes offsets [0, end) addressable, end <= size. The content of
+// the whole storage (also bytes beyond n, which hold out-of-order data)
+// keeps its offsets.
+func (r *ring) reserve(end int) {
+	if end <= len(r.buf) {
 		return
 	}
-	nb := make([]byte, size)
+	nl := max(len(r.buf), minRingAlloc)
+	for nl < end {
+		nl <<= 1
+	}
+	nl = min(nl, r.size)
+	nb := make([]byte, nl)
 	k := copy(nb, r.buf[r.head:])
 	copy(nb[k:], r.buf[:r.head])
 	r.buf, r.head = nb, 0
@@ -37,12 +64,16 @@ func (r *ring) write(p []byte) int {
 // writeAt stores p at offset off from head without changing n; it returns
 // how many bytes fit inside the ring.
 func (r *ring) writeAt(off int, p []byte) int {
-	if off >= len(r.buf) {
+	if off >= r.size {
 		return 0
 	}
-	if len(p) > len(r.buf)-off {
-		p = p[:len(r.buf)-off]
+	if len(p) > r.size-off {
+		p = p[:r.size-off]
 	}
+	if len(p) == 0 {
+		return 0
+	}
+	r.reserve(off + len(p))
 	i := r.head + off
 	if i >= len(r.buf) {
 		i -= len(r.buf)
@@ -73,6 +104,9 @@ func (r *ring) readAt(off int, p []byte) int {
 func (r *ring) discard(k int) {
 	if k > r.n {
 		k = r.n
+	}
+	if k == 0 {
+		return
 	}
 	r.n -= k
 	r.head += k

@@ -63,20 +63,20 @@ func (c *Conn) rttSample(d time.Duration) {
 
 // armRTO (re)starts the retransmission timer for the current RTO.
 func (c *Conn) armRTO(now Time) {
-	c.probeMode, c.tlpMode = false, false
+	c.probeMode, c.tlpMode, c.rack.reoMode = false, false, false
 	c.rtoAt = now.add(c.rto)
 	c.rtoArmedAt = now
 }
 
-// rearmRTO is tcp_rearm_rto: over a pending loss probe the RTO keeps
-// counting from the head's transmission.
+// rearmRTO is tcp_rearm_rto: over a pending loss probe or REO timer the
+// RTO keeps counting from the head's transmission.
 func (c *Conn) rearmRTO(now Time) {
 	if c.sndNxt == c.sndUna {
-		c.rtoAt, c.probeMode, c.tlpMode = 0, false, false
+		c.rtoAt, c.probeMode, c.tlpMode, c.rack.reoMode = 0, false, false, false
 		return
 	}
-	if c.tlpMode {
-		c.tlpMode = false
+	if c.tlpMode || c.rack.reoMode {
+		c.tlpMode, c.rack.reoMode = false, false
 		if at, _, ok := c.txlog.headSent(); ok {
 			c.rtoAt = max(at.add(c.rto), now.add(time.Microsecond))
 			return
@@ -97,7 +97,7 @@ func (c *Conn) scheduleLossProbe(now Time, advancingRTO bool) bool {
 	if c.srttUs != 0 {
 		timeout = time.Duration(c.srttUs>>2) * time.Microsecond
 		timeout = (timeout + time.Millisecond - 1).Truncate(time.Millisecond)
-		if c.packetsInFlight() == 1 {
+		if c.packetsOut() == 1 {
 			timeout += c.cfg.RTOMin
 		} else {
 			timeout += 2 * time.Millisecond // TCP_TIMEOUT_MIN
@@ -118,7 +118,7 @@ func (c *Conn) scheduleLossProbe(now Time, advancingRTO bool) bool {
 	if c.rtoAt == 0 || c.probeMode || advancingRTO {
 		c.rtoArmedAt = now
 	}
-	c.probeMode, c.tlpMode = false, true
+	c.probeMode, c.tlpMode, c.rack.reoMode = false, true, false
 	c.rtoAt = now.add(timeout)
 	return true
 }
@@ -247,6 +247,9 @@ func (c *Conn) OnTimer(now Time, e Emitter) {
 		} else if c.tlpMode {
 			c.tlpMode = false
 			c.sendLossProbe(now, e)
+		} else if c.rack.reoMode {
+			c.rack.reoMode = false
+			c.rackReoTimeout(now, e)
 		} else {
 			c.retransmitTimer(now, e)
 		}
@@ -369,10 +372,12 @@ func (c *Conn) retransmitTimer(now Time, e Emitter) {
 	if c.sndWnd == 0 && !c.orphan {
 		// Zero window with data in flight: keep probing by retransmission
 		// until nothing was heard for TCP_RTO_MAX (tcp_rtx_probe0_timed_out).
-		if time.Duration(now-c.lastRcv) > c.cfg.RTOMax+c.cfg.RTOMax {
+		if c.rtxProbe0TimedOut(now) {
 			c.writeErr()
 			return
 		}
+	} else if c.orphanRetransOOM(now, e) {
+		return // ORPHAN-6 (close.go)
 	} else if c.writeTimedOut(now) {
 		c.writeErr()
 		return
@@ -403,31 +408,7 @@ func (c *Conn) clampRTOToUserTimeout(now Time) time.Duration {
 
 // probeTimer is tcp_probe_timer + tcp_send_probe0: a zero-window probe.
 func (c *Conn) probeTimer(now Time, e Emitter) {
-	if c.sndNxt != c.sndUna || c.sndNxt == c.writeSeq {
-		c.probesOut, c.backoff = 0, 0
-		return
-	}
-	maxProbes := c.cfg.Retries2
-	if c.orphan {
-		maxProbes = c.orphanRetries()
-		if c.probesOut >= maxProbes || c.probeInterval() >= c.cfg.RTOMax && c.backoff >= maxProbes {
-			c.writeErr() // ORPHAN-7
-			return
-		}
-	} else if c.userTO > 0 && c.probesOut > 0 && time.Duration(now-c.lastRcv) >= c.userTO {
-		c.writeErr()
-		return
-	} else if c.userTO == 0 && c.probesOut >= maxProbes {
-		c.writeErr()
-		return
-	}
-	c.writeWakeup(now, e)
-	c.probesOut++
-	if c.backoff < 16 {
-		c.backoff++
-	}
-	c.probeMode = true
-	c.rtoAt = now.add(c.probeInterval())
+	c.probe0(now, e) // probe0.go: TCP_USER_TIMEOUT and orphan rules
 }
 
 // writeWakeup is tcp_write_wakeup: send what fits of the next segment if

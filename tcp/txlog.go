@@ -18,9 +18,10 @@ type txLog struct {
 }
 
 type txRec struct {
-	end uint32 // sequence after the segment
-	at  Time   // last transmission
-	rtx bool   // ever retransmitted
+	end    uint32 // sequence after the segment
+	at     Time   // last transmission
+	rtx    bool   // ever retransmitted
+	relost bool   // RACK: its retransmission was lost too (waits to be resent)
 }
 
 func (l *txLog) reset() { l.head, l.n = 0, 0 }

@@ -60,6 +60,7 @@ func (c *Conn) mayUndo(seg *Segment) bool {
 func (c *Conn) undoCwndReduction(unmarkLoss bool) {
 	if unmarkLoss {
 		c.lostHigh, c.rtxNext = c.sndUna, c.sndUna
+		c.clearRelost()
 	}
 	if c.undo.priorSSt != 0 {
 		c.snd.Cwnd = c.ca.UndoCwnd(&c.snd)
@@ -72,25 +73,32 @@ func (c *Conn) undoCwndReduction(unmarkLoss bool) {
 
 // checkDSACK is tcp_check_dsack's undo part: a DSACK for data above the
 // undo marker means one retransmission was unnecessary.
-func (c *Conn) checkDSACK(o *header.Options, ack uint32) {
+// It reports whether the ACK carried a DSACK (FLAG_DSACKING_ACK), which
+// also widens RACK's reordering window (tcp_dsack_seen).
+func (c *Conn) checkDSACK(o *header.Options, ack uint32) bool {
 	if o.NumSACK == 0 {
-		return
+		return false
 	}
 	s, e := o.SACK[0].Start, o.SACK[0].End
 	dsack := before(s, ack) || (o.NumSACK > 1 && !before(s, o.SACK[1].Start) && !after(e, o.SACK[1].End))
 	if !dsack || !after(e, s) {
-		return
+		return false
 	}
+	c.rack.dsackSeen = true
 	c.inc(metrics.TcpExtTCPDSACKRecv)
 	if c.undo.valid && c.undo.retrans > 0 && !before(s, c.undo.marker) {
 		segs := int((e - s + uint32(c.mssCache) - 1) / uint32(max(c.mssCache, 1)))
 		c.undo.retrans = max(c.undo.retrans-max(segs, 1), 0)
 	}
+	return true
 }
 
 // tryUndoRecovery is tcp_try_undo_recovery, run when Recovery or Loss ends.
 func (c *Conn) tryUndoRecovery(seg *Segment) {
 	if !c.mayUndo(seg) {
+		if c.rack.reoPersist > 0 {
+			c.rack.reoPersist--
+		}
 		return
 	}
 	if c.caState == cc.Loss {
@@ -105,6 +113,7 @@ func (c *Conn) tryUndoRecovery(seg *Segment) {
 // was DSACKed.
 func (c *Conn) tryUndoDSACK() bool {
 	if c.undo.valid && c.undo.retrans == 0 {
+		c.rack.reoPersist = min(c.rack.reoPersist+1, rackRecoveryThresh)
 		c.undoCwndReduction(false)
 		c.inc(metrics.TcpExtTCPDSACKUndo)
 		return true

@@ -147,7 +147,6 @@ func Summary(t testing.TB, bytes int64, d time.Duration, kv ...any) {
 	}
 	line := b.String()
 	fmt.Println(line)
-	t.Log(line)
 	if p := os.Getenv("USTACK_SUMMARY"); p != "" {
 		if f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
 			fmt.Fprintln(f, line)

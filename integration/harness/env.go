@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,7 +79,7 @@ type Env struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu       sync.Mutex // guards closers and stackDev
+	mu       sync.Mutex // guards closers, Stack and Tap replacement
 	closers  []func()
 	stage    atomic.Value // string
 	torn     atomic.Bool
@@ -87,6 +88,8 @@ type Env struct {
 	started  time.Time
 	watchdog *time.Timer
 }
+
+var setupOnce sync.Once
 
 // Skip skips the test when namespaces or TUN devices are unavailable.
 func Skip(t testing.TB) {
@@ -111,6 +114,12 @@ func SkipWithout(t testing.TB, progs ...string) {
 func New(t testing.TB, cfg Config) *Env {
 	t.Helper()
 	Skip(t)
+	setupOnce.Do(func() {
+		netns.CloseOnSignal()
+		if gone := netns.SweepStale(); len(gone) > 0 {
+			t.Logf("removed namespaces of dead test processes: %v", gone)
+		}
+	})
 	if cfg.Tag == "" {
 		cfg.Tag = "it"
 	}
@@ -460,7 +469,7 @@ func formatCounters(m map[string]uint64) string {
 			keys = append(keys, k)
 		}
 	}
-	sortStrings(keys)
+	sort.Strings(keys)
 	var b strings.Builder
 	for _, k := range keys {
 		fmt.Fprintf(&b, "%s=%d ", k, m[k])

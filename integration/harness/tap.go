@@ -3,6 +3,7 @@ package harness
 import (
 	"bufio"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"sort"
 	"strings"
@@ -194,4 +195,66 @@ func (t *Tap) Dump(max int, match func(h TCPFields) bool) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// FINOrderViolations lists packets ustack wrote after its own FIN on the
+// same flow that start before the FIN's end (seq+1), other than a
+// retransmission of the FIN itself: a stack never puts an older segment on
+// the wire after its FIN (the kernel's TIME-WAIT sees it as an old
+// duplicate and answers it). Each entry shows the FIN and the late packet.
+func (t *Tap) FINOrderViolations() []string {
+	type key struct{ src, dst string }
+	fins := map[key]TCPFields{}
+	var out []string
+	for _, p := range t.Packets() {
+		h, ok := p.TCP()
+		if !ok || p.Dir != ToKernel || h.Flags&RST != 0 {
+			continue
+		}
+		k := key{h.Src.String(), h.Dst.String()}
+		// A retransmitted FIN repeats the FIN's seq; anything else must
+		// start at or after the FIN's end.
+		if f, seen := fins[k]; seen && h.Flags&SYN == 0 &&
+			(int32(h.Seq-f.Seq) < 0 || h.Seq == f.Seq && h.Flags&FIN == 0) {
+			out = append(out, "after "+f.String()+" ustack wrote "+h.String())
+		}
+		if h.Flags&FIN != 0 {
+			fins[k] = h
+		}
+	}
+	return out
+}
+
+// OutOfOrderSends counts data segments ustack wrote to the TUN that start
+// beyond the highest sequence it had written before on that flow, i.e.
+// segments that overtook an earlier one on their way to the device (the
+// earlier one follows later as if it were a retransmission). Without loss
+// a sender's segments leave in sequence order; only the last packets the
+// tap remembers are examined. It returns the count and one example.
+func (t *Tap) OutOfOrderSends() (int, string) {
+	type key struct{ src, dst string }
+	next := map[key]uint32{}
+	n, ex := 0, ""
+	for _, p := range t.Packets() {
+		h, ok := p.TCP()
+		if !ok || p.Dir != ToKernel || h.Flags&(SYN|RST) != 0 {
+			continue
+		}
+		k := key{h.Src.String(), h.Dst.String()}
+		end := h.Seq + uint32(h.PayloadLen)
+		if h.Flags&FIN != 0 {
+			end++
+		}
+		hi, seen := next[k]
+		if seen && int32(h.Seq-hi) > 0 {
+			n++
+			if ex == "" {
+				ex = fmt.Sprintf("expected seq %d next, ustack wrote %s", hi, h)
+			}
+		}
+		if !seen || int32(end-hi) > 0 {
+			next[k] = end
+		}
+	}
+	return n, ex
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
-	"sort"
 )
 
 // The harness decodes and builds packets itself rather than through the
@@ -151,5 +150,3 @@ func fold(acc uint32) uint16 {
 	}
 	return uint16(acc)
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

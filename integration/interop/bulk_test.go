@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -114,14 +115,21 @@ func TestKernelServer(t *testing.T) {
 	harness.Skip(t)
 	type server struct {
 		tool string
-		args func(port int) []string
+		args func(port int, ustackFirst bool) []string
 	}
 	servers := []server{
-		{"socat", func(p int) []string {
+		{"socat", func(p int, _ bool) []string {
 			return []string{"socat", "-t", "60", "-T", "60", fmt.Sprintf("TCP4-LISTEN:%d,bind=%s,reuseaddr", p, harness.HostAddr), "STDIO"}
 		}},
-		{"ncat", func(p int) []string {
-			return []string{"ncat", "-4", "-l", harness.HostAddr.String(), fmt.Sprint(p)}
+		// ncat -l stops sending as soon as its peer half-closes (checked
+		// with two kernel sockets: 16 KiB of 16 MiB arrive), so when ustack
+		// closes first ncat only receives.
+		{"ncat", func(p int, ustackFirst bool) []string {
+			a := []string{"ncat", "-4", "-l", harness.HostAddr.String(), fmt.Sprint(p)}
+			if ustackFirst {
+				a = append(a, "--recv-only")
+			}
+			return a
 		}},
 	}
 	for _, srv := range servers {
@@ -136,12 +144,24 @@ func TestKernelServer(t *testing.T) {
 				if order == "kernel-closes-first" {
 					up, down = down, up
 				}
+				if srv.tool == "ncat" && order == "ustack-closes-first" {
+					down = 0
+				}
 				got := harness.NewHashWriter()
-				args := srv.args(5001)
+				args := srv.args(5001, order == "ustack-closes-first")
+				// The kernel server's stream is held back until ustack has
+				// half-closed when ustack is to close first, so the FINs
+				// leave in the order the scenario names.
+				gate := make(chan struct{})
+				if order == "kernel-closes-first" {
+					close(gate)
+				}
 				p := e.StartCmd(e.NS, func(c *exec.Cmd) {
-					c.Stdin = harness.NewPattern(21, down)
+					c.Stdin = &gatedReader{gate: gate, done: e.Ctx().Done(), r: harness.NewPattern(21, down)}
 					c.Stdout = got
 				}, args[0], args[1:]...)
+				e.Staged("wait for %s to listen", srv.tool)
+				waitListen(t, e, 5001)
 				e.Staged("dial the kernel server")
 				c := dialRetry(t, e, harness.HostAddrPort(5001))
 				defer c.Close()
@@ -165,6 +185,7 @@ func TestKernelServer(t *testing.T) {
 				if order == "ustack-closes-first" {
 					go readAll()
 					send()
+					close(gate)
 					e.Staged("ustack reads the kernel's stream to its FIN (got %d of %d)", recv.N(), down)
 					<-readDone
 				} else {
@@ -183,11 +204,31 @@ func TestKernelServer(t *testing.T) {
 				d := time.Since(start)
 				checkSum(t, "kernel received", got, 22, up)
 				checkSum(t, "ustack received", recv, 21, down)
+				c.Close()
+				orderlyClose(t, e)
+				utw := e.UTimeWait(5001)
+				ktw, _ := e.NS.TimeWaitSockets(":5001")
+				// The first to close holds TIME-WAIT; the other may too if
+				// its own FIN crossed (a simultaneous close: CLOSING).
+				if order == "ustack-closes-first" && utw != 1 || order == "kernel-closes-first" && ktw != 1 {
+					t.Errorf("%s: TIME-WAIT on ustack %d, on the kernel %d; FINs:\n%s", order, utw, ktw,
+						e.Tap.Dump(10, func(h harness.TCPFields) bool { return h.Flags&harness.FIN != 0 }))
+				}
 				harness.Summary(t, up+down, d, "up", up, "down", down,
-					"ustack_tw", e.Stack.Sockstat().TW, "kernel_TcpEstabResets", e.KernelDelta()["TcpEstabResets"])
+					"ustack_tw", utw, "kernel_tw", ktw)
 			})
 		}
 	}
+}
+
+// waitListen waits (bounded) until a kernel socket listens on port in the
+// namespace, so the first SYN is not refused.
+func waitListen(t *testing.T, e *harness.Env, port int) {
+	t.Helper()
+	waitFor(t, 10*time.Second, func() bool {
+		out, err := e.NS.Output(e.Ctx(), "ss", "-Hltn", fmt.Sprintf("sport = :%d", port))
+		return err == nil && strings.TrimSpace(out) != ""
+	}, func() string { return fmt.Sprintf("nothing listens on port %d after 10 s", port) })
 }
 
 // dialRetry dials through ustack until the kernel listener is up (bounded).
@@ -208,6 +249,19 @@ func dialRetry(t *testing.T, e *harness.Env, addr string) net.Conn {
 	}
 }
 
+// orderlyClose checks that no RST was sent, on links that cannot deliver a
+// segment after the connection is gone: with reordering, jitter or
+// duplication a late ACK can reach a closed socket and be answered with a
+// RST, by Linux as by ustack.
+func orderlyClose(t *testing.T, e *harness.Env) {
+	t.Helper()
+	if strings.Contains(e.Cfg.Impair, "reorder") || strings.Contains(e.Cfg.Impair, "jitter") || strings.Contains(e.Cfg.Impair, "dup") {
+		return
+	}
+	settle()
+	noRSTs(t, e)
+}
+
 func echoClient(t *testing.T, e *harness.Env, tool string, n int64, args ...string) {
 	t.Helper()
 	got := harness.NewHashWriter()
@@ -225,8 +279,11 @@ func echoClient(t *testing.T, e *harness.Env, tool string, n int64, args ...stri
 	}
 	d := time.Since(start)
 	checkSum(t, "echo", got, 3, n)
+	orderlyClose(t, e)
 	fs := e.FaultStats()
+	ooo, _ := e.Tap.OutOfOrderSends()
 	harness.Summary(t, n, d, "dir", "both", "ustack_retrans", e.UCounter("TcpRetransSegs"),
+		"ustack_dsack_recv", e.UCounter("TcpExtTCPDSACKRecv"), "ustack_ooo_writes_last8k", ooo,
 		"kernel_retrans", e.KernelDelta()["TcpRetransSegs"],
 		"injected_drop", fs.In.Dropped+fs.Out.Dropped, "injected_dup", fs.In.Duplicated+fs.Out.Duplicated,
 		"injected_reorder", fs.In.Reordered+fs.Out.Reordered)
@@ -257,6 +314,7 @@ func pushClient(t *testing.T, e *harness.Env, res <-chan harness.Result, n int64
 	if r.N != n || r.Sum != harness.PatternSum(4, n) {
 		t.Fatalf("discard got %d bytes sha256 %s, want %d %s", r.N, r.Sum, n, harness.PatternSum(4, n))
 	}
+	orderlyClose(t, e)
 	harness.Summary(t, n, d, "dir", "kernel->ustack")
 }
 
@@ -273,7 +331,14 @@ func pullClient(t *testing.T, e *harness.Env, seed uint64, n int64, args ...stri
 	}
 	d := time.Since(start)
 	checkSum(t, "pull", got, seed, n)
-	harness.Summary(t, n, d, "dir", "ustack->kernel")
+	orderlyClose(t, e)
+	ooo, ex := e.Tap.OutOfOrderSends()
+	if ooo > 0 {
+		t.Logf("ustack wrote %d data segments out of sequence order (last 8k packets), e.g. %s", ooo, ex)
+	}
+	harness.Summary(t, n, d, "dir", "ustack->kernel", "ustack_retrans", e.UCounter("TcpRetransSegs"),
+		"ustack_dsack_recv", e.UCounter("TcpExtTCPDSACKRecv"), "ustack_ooo_writes_last8k", ooo,
+		"kernel_ofo_queued", e.KernelDelta()["TcpExtTCPOFOQueue"])
 }
 
 // waitProgress waits for p to exit, updating the stage every second with
@@ -296,5 +361,22 @@ func waitProgress(e *harness.Env, p interface {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("stuck after %v: %s", limit, where())
 		}
+	}
+}
+
+// gatedReader blocks until gate is closed, then reads from r; it returns
+// EOF if done is closed first (the Env's teardown), so the command's
+// stdin copier never outlives the scenario.
+type gatedReader struct {
+	gate, done <-chan struct{}
+	r          io.Reader
+}
+
+func (g *gatedReader) Read(p []byte) (int, error) {
+	select {
+	case <-g.gate:
+		return g.r.Read(p)
+	case <-g.done:
+		return 0, io.EOF
 	}
 }

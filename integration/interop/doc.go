@@ -4,10 +4,22 @@
 // and impaired links, and the TIME-WAIT machinery of both sides is checked
 // on the wire and in the counters.
 //
-// Every scenario is a named subtest that prints one SUMMARY line. Run as
-// root: go test ./integration/... (-v to see the summaries). USTACK_FULL=1
-// uses the full sizes everywhere (256 MiB bulk, 100 MiB impaired); the race
-// detector shrinks them.
+// Every scenario is a named subtest that prints one SUMMARY line
+// ("SUMMARY scenario=<name> bytes=<n> secs=<s> MiB/s=<x> ..."). Run as root:
+//
+//	go test ./integration/...            # about 2 minutes on 2 cores
+//	go test -v -run 'TestTimeWait/rst' ./integration/interop/
+//
+// Environment:
+//
+//	USTACK_FULL=1       full sizes: 256 MiB on clean links, 100 MiB on impaired ones
+//	                    (defaults 100 MiB and 16 MiB); the race detector divides by 16
+//	USTACK_SUMMARY=f    also append the SUMMARY lines to file f
+//	USTACK_ARTIFACTS=d  where failing scenarios write the pcap of their last
+//	                    8192 TUN packets (default $TMPDIR/ustack-interop)
+//
+// Without root or /dev/net/tun every test skips; a scenario whose tool
+// (curl, wrk, socat, ncat, nft) is missing skips with its name.
 package interop
 
 import (

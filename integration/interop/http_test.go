@@ -330,6 +330,9 @@ func checkOrderly(t *testing.T, e *harness.Env, n int) {
 		t.Errorf("RSTs in orderly closes: ustack TcpOutRsts=%d, kernel TcpOutRsts=%d TcpEstabResets=%d\n%s",
 			r, kd["TcpOutRsts"], kd["TcpEstabResets"], e.Tap.Dump(30, func(h harness.TCPFields) bool { return h.Flags&harness.RST != 0 }))
 	}
+	if v := e.Tap.FINOrderViolations(); len(v) > 0 {
+		t.Errorf("ustack put %d segments on the wire behind its own FIN, e.g. %s", len(v), v[0])
+	}
 	if utw+ktw < n {
 		t.Errorf("TIME-WAIT: ustack %d + kernel %d < %d connections", utw, ktw, n)
 	}

@@ -1,6 +1,7 @@
 package interop
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -48,8 +49,8 @@ func TestPAWS(t *testing.T) {
 			d := &stack.Dialer{Stack: e.Stack, LocalAddr: laddr, ReuseAddr: true, Timeout: 5 * time.Second}
 			ustackClientOnce(t, e, d, harness.HostAddrPort(kernPort), false)
 			settle()
-			if n, _ := e.NS.TimeWaitSockets(":" + "40300"); n != 1 {
-				t.Fatalf("kernel TIME-WAIT sockets for port %d: %d, want 1", port, n)
+			if n, _ := e.NS.TimeWaitSockets(fmt.Sprintf(":%d", port)); n != 1 {
+				t.Fatalf("kernel TIME-WAIT sockets for port %d: %d, want 1%s", port, n, finOrder(e))
 			}
 			_, last, _ := e.Tap.Last(func(p *harness.Packet, h harness.TCPFields) bool {
 				return p.Dir == harness.ToKernel && h.HasTS

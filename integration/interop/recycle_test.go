@@ -34,7 +34,7 @@ func TestTwRecycleNAT(t *testing.T) {
 			a, b := natClients(t, e)
 			ustackCloser(e, true)
 			dial := func(ns *netns.NS) error {
-				c, err := harness.KernelDialIn(ns, harness.StackAddrPort(twPort), 0, 2500*time.Millisecond)
+				c, err := harness.KernelDialIn(ns, harness.StackAddrPort(twPort), 0, 1500*time.Millisecond)
 				if err != nil {
 					return err
 				}
@@ -48,26 +48,43 @@ func TestTwRecycleNAT(t *testing.T) {
 				}
 				return nil
 			}
-			// A, then B, then A again: whichever of A and B has the lower
-			// timestamp clock is refused on its turn after the other.
+			// Alternate A and B; each connection is closed by ustack first,
+			// which caches the client's TSval for the NAT address. A SYN
+			// whose TSval is behind the cached one is refused. Which one
+			// is behind is random (the kernel's offsets are keyed per
+			// address pair, or per 4-tuple since 6.18.17), so keep going
+			// until a refusal, at most 12 connections (all succeeding has
+			// probability 2^-11 with a working tw_recycle).
 			var failed []string
-			for i, step := range []struct {
-				name string
-				ns   *netns.NS
-			}{{"A", a}, {"B", b}, {"A", a}} {
-				e.Staged("step %d: client %s connects", i, step.name)
-				if err := dial(step.ns); err != nil {
-					if !errors.Is(err, os.ErrDeadlineExceeded) && !isTimeout(err) {
-						t.Fatalf("client %s: %v", step.name, err)
-					}
-					failed = append(failed, step.name)
+			steps := 12
+			if recycle == "0" {
+				steps = 4
+			}
+			for i := 0; i < steps && len(failed) == 0; i++ {
+				name, ns := "A", a
+				if i%2 == 1 {
+					name, ns = "B", b
 				}
-				time.Sleep(50 * time.Millisecond) // ustack's FIN and the last ACK
+				e.Staged("step %d: client %s connects", i, name)
+				if err := dial(ns); err != nil {
+					if !errors.Is(err, os.ErrDeadlineExceeded) && !isTimeout(err) {
+						t.Fatalf("client %s: %v", name, err)
+					}
+					failed = append(failed, fmt.Sprintf("%s@%d", name, i))
+				}
+				time.Sleep(20 * time.Millisecond) // ustack's FIN and the last ACK
 			}
 			pp := e.UCounter("TcpExtPAWSPassive")
 			if recycle == "1" {
 				if len(failed) == 0 || pp == 0 {
-					t.Errorf("tw_recycle=1 behind NAT: refused %v, PAWSPassive %d; want a refused SYN and PAWSPassive > 0", failed, pp)
+					var tsv []string
+					for _, p := range e.Tap.Packets() {
+						if h, ok := p.TCP(); ok && p.Dir == harness.FromKernel && h.Flags == harness.SYN {
+							tsv = append(tsv, fmt.Sprint(h.TSVal))
+						}
+					}
+					t.Errorf("tw_recycle=1 behind NAT: refused %v, PAWSPassive %d; want a refused SYN and PAWSPassive > 0 "+
+						"(SYN TSvals from the NAT address, in order, each connection closed first by ustack: %v)", failed, pp, tsv)
 				}
 			} else if len(failed) != 0 || pp != 0 {
 				t.Errorf("tw_recycle=0: refused %v, PAWSPassive %d; want none", failed, pp)

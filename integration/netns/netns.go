@@ -3,9 +3,10 @@
 // runs Go code inside them on a locked OS thread, sets sysctls there, reads
 // the kernel's counters there, and removes everything again.
 //
-// It uses github.com/vishvananda/netns for setns(2) and the bind mount under
-// /var/run/netns; nothing here ever touches the root namespace's links,
-// addresses, routes or sysctls.
+// Namespaces are created and deleted by iproute2 (`ip netns add/delete`,
+// the same bind mounts under /var/run/netns every other tool uses) and
+// entered with github.com/vishvananda/netns (setns(2)); nothing here ever
+// touches the root namespace's links, addresses, routes or sysctls.
 package netns
 
 import (
@@ -55,23 +56,18 @@ type NS struct {
 // loopback up. The calling thread's namespace is left unchanged.
 func New(tag string) (*NS, error) {
 	name := fmt.Sprintf("%s%s-%d-%d", Prefix, tag, os.Getpid(), seq.Add(1))
-	errc := make(chan error, 1)
-	go func() {
-		// The thread switches namespace; it is never unlocked, so the
-		// runtime discards it when this goroutine exits.
-		runtime.LockOSThread()
-		h, err := vnetns.NewNamed(name)
-		if err != nil {
-			errc <- fmt.Errorf("netns: create %s: %w", name, err)
-			return
-		}
-		h.Close()
-		errc <- nil
-	}()
-	if err := <-errc; err != nil {
-		return nil, err
+	// iproute2 creates the namespace: it first makes /run/netns a shared
+	// mount of its own (once), then bind-mounts the namespace under it.
+	// Creating the bind mount ourselves before that step exists would let
+	// a later `ip netns add` by anyone stack /run/netns over our mount,
+	// hiding it so it can never be deleted by name.
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "ip", "netns", "add", name).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("netns: create %s: %w: %s", name, err, strings.TrimSpace(string(out)))
 	}
 	ns := &NS{Name: name}
+	track(ns)
 	if err := ns.Run(context.Background(), "ip", "link", "set", "lo", "up"); err != nil {
 		ns.Close()
 		return nil, err
@@ -190,8 +186,18 @@ func (n *NS) Close() error {
 		return nil
 	}
 	n.closed = true
-	if err := vnetns.DeleteNamed(n.Name); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("netns: delete %s: %w", n.Name, err)
+	untrack(n)
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ip", "netns", "delete", n.Name).CombinedOutput()
+	if err == nil {
+		return nil
+	}
+	if _, serr := os.Stat(filepath.Join("/var/run/netns", n.Name)); os.IsNotExist(serr) {
+		return nil
+	}
+	if derr := vnetns.DeleteNamed(n.Name); derr != nil && !errors.Is(derr, os.ErrNotExist) {
+		return fmt.Errorf("netns: delete %s: %w: %s", n.Name, err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }

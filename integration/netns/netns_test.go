@@ -3,8 +3,10 @@ package netns
 import (
 	"context"
 	"net"
+	"net/netip"
 	"os"
 	"testing"
+	"time"
 )
 
 func TestNamespaceLifecycle(t *testing.T) {
@@ -77,5 +79,82 @@ func TestNoLeftoversAfterFailure(t *testing.T) {
 	})
 	if left := Leftovers(); len(left) != 0 {
 		t.Fatalf("namespaces left behind: %v", left)
+	}
+}
+
+// Two namespaces joined by a veth pair, a kernel connection across it, a
+// shaped link, an nftables table and a process that is killed by id.
+func TestVethToolsAndProcesses(t *testing.T) {
+	if ok, why := Available(); !ok {
+		t.Skip(why)
+	}
+	a, err := New("veth-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := New("veth-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	pa, pb := netip.MustParsePrefix("198.51.100.1/30"), netip.MustParsePrefix("198.51.100.2/30")
+	if err := Veth(a, "va", pa, b, "vb", pb); err != nil {
+		t.Fatal(err)
+	}
+	if Have("tc") {
+		if err := a.RateLimit("va", "50mbit", 50*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if Have("nft") {
+		if err := b.Nft("table ip t {\n chain c {\n  type filter hook input priority 0; policy accept;\n }\n}\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var l net.Listener
+	if err := b.Do(func() (err error) { l, err = net.Listen("tcp4", "198.51.100.2:9000"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	err = a.Do(func() error {
+		c, err := net.DialTimeout("tcp4", "198.51.100.2:9000", 5*time.Second)
+		if err != nil {
+			return err
+		}
+		c.Read(make([]byte, 1)) // the server's FIN
+		return c.Close()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	// The server closed first: the TIME-WAIT socket is b's, not a's.
+	if n, err := b.TimeWaitSockets(""); err != nil || n != 1 {
+		t.Fatalf("TIME-WAIT in b: %d, %v", n, err)
+	}
+	if n, _ := a.TimeWaitSockets(""); n != 0 {
+		t.Fatalf("TIME-WAIT in a: %d", n)
+	}
+	p, err := a.StartIn(context.Background(), "sleep", "300")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(Running()) != 1 {
+		t.Fatalf("running: %v", Running())
+	}
+	p.Kill()
+	if r := Running(); len(r) != 0 {
+		t.Fatalf("still running after Kill: %v", r)
+	}
+	a.Close()
+	b.Close()
+	if err := CheckClean(0); err != nil {
+		t.Fatal(err)
 	}
 }

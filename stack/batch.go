@@ -7,16 +7,21 @@ import (
 )
 
 // batch is the stack's tcp.Emitter: it collects the segments the engine
-// emits while a connection lock is held, each in a preallocated buffer with
+// emits while a connection lock is held, each in a buffer with
 // ipv4.MinSize bytes of headroom for the IP header, plus the list of waiters
-// to wake. The owner flushes it (device write, then wake-ups) after every
-// lock is released. A batch belongs to one goroutine at a time: each worker
-// owns one, API calls borrow one from the stack's pool.
+// to wake. Before the connection lock is released (afterEngine), commit
+// hands the finished packets to the stack's transmit queue, which keeps
+// every connection's packets in the order they were built whichever
+// goroutine built them; flush, after every lock is released, commits the
+// rest (replies sent without a connection lock), kicks the queue's writer
+// and wakes the waiters. A batch belongs to one goroutine at a time: each
+// worker owns one, API calls and timers borrow one from the stack's pool.
 type batch struct {
-	s    *Stack
-	bufs [][]byte // reusable packet buffers, grown on demand, never shrunk
-	pkts [][]byte // pkts[i] = the finished IP packet in bufs[i]
-	n    int      // packets queued
+	s     *Stack
+	spare [][]byte // empty packet buffers (full length) owned by the batch
+	cur   []byte   // the buffer the last Buffer call handed out, if unsent
+	pkts  [][]byte // finished IP packets not yet committed, in build order
+	kick  bool     // packets were committed since the last flush
 
 	// ipID is the per-socket IP ID counter of the connection the engine is
 	// running for (ip_select_ident_segs: connected sockets use their own
@@ -37,6 +42,7 @@ type wake struct {
 
 func newBatch(s *Stack) *batch {
 	b := &batch{s: s}
+	b.pkts = make([][]byte, 0, 64)
 	b.wakes = make([]wake, 0, 64)
 	b.lnWakes = make([]*listener, 0, 8)
 	return b
@@ -47,18 +53,26 @@ func (b *batch) bufSize(n int) int {
 	return ipv4.MinSize + max(n, b.s.mtu)
 }
 
-// Buffer implements tcp.Emitter.
+// Buffer implements tcp.Emitter. Until Send, repeated calls return the
+// same buffer (the engine builds one segment at a time).
 func (b *batch) Buffer(n int) []byte {
-	if b.n == len(b.bufs) {
-		b.bufs = append(b.bufs, make([]byte, b.bufSize(n)))
-		b.pkts = append(b.pkts, nil)
+	need := ipv4.MinSize + n
+	if b.cur == nil || len(b.cur) < need {
+		if b.cur != nil {
+			b.spare = append(b.spare, b.cur)
+			b.cur = nil
+		}
+		if k := len(b.spare); k > 0 && len(b.spare[k-1]) >= need {
+			b.cur = b.spare[k-1]
+			b.spare[k-1] = nil
+			b.spare = b.spare[:k-1]
+		} else {
+			// Warm-up, or a packet larger than the MTU: the buffer joins
+			// the circulation between batches and the transmit queue.
+			b.cur = make([]byte, b.bufSize(n))
+		}
 	}
-	buf := b.bufs[b.n]
-	if len(buf) < ipv4.MinSize+n {
-		buf = make([]byte, b.bufSize(n))
-		b.bufs[b.n] = buf
-	}
-	return buf[ipv4.MinSize : ipv4.MinSize+n]
+	return b.cur[ipv4.MinSize:need]
 }
 
 // Send implements tcp.Emitter: it writes the IPv4 header into the headroom
@@ -69,10 +83,10 @@ func (b *batch) Send(t tcp.Tuple, seg []byte) {
 	b.finish(t.LocalAddr, t.RemoteAddr, ipv4.ProtoTCP, len(seg), true)
 }
 
-// finish turns the payload of length n in bufs[b.n] into a complete IP
-// packet and queues it.
+// finish turns the payload of length n in the current buffer into a
+// complete IP packet and queues it.
 func (b *batch) finish(src, dst [4]byte, proto uint8, n int, df bool) {
-	buf := b.bufs[b.n][:ipv4.MinSize+n]
+	buf := b.cur[:ipv4.MinSize+n]
 	f := ipv4.Fields{
 		TOS:         b.tos,
 		TotalLength: uint16(ipv4.MinSize + n),
@@ -101,8 +115,22 @@ func (b *batch) finish(src, dst [4]byte, proto uint8, n int, df bool) {
 		}
 		return
 	}
-	b.pkts[b.n] = buf
-	b.n++
+	b.pkts = append(b.pkts, buf)
+	b.cur = nil
+}
+
+// commit hands the packets built so far to the transmit queue, in order.
+// afterEngine calls it with the connection's lock still held: that is
+// what orders the segments of one connection on the wire as they were
+// built, even when several goroutines run its engine in turn.
+func (b *batch) commit() {
+	if len(b.pkts) == 0 {
+		return
+	}
+	b.s.tx.push(b.pkts, &b.spare, b.s.m)
+	clear(b.pkts)
+	b.pkts = b.pkts[:0]
+	b.kick = true
 }
 
 // raw returns a buffer for a whole payload of n bytes that the caller fills
@@ -118,13 +146,16 @@ func (b *batch) wake(c *conn, ev tcp.Event) {
 
 func (b *batch) wakeListener(l *listener) { b.lnWakes = append(b.lnWakes, l) }
 
-// flush writes the queued packets to the device and then wakes waiters.
-// It must be called with no connection or table lock held.
+// flush commits what is left (replies built without a connection lock),
+// gets the transmit queue written, and then wakes waiters. It must be
+// called with no connection or table lock held. When another goroutine is
+// writing the queue at that moment, flush returns before the packets are
+// on the device: that goroutine writes them, in order.
 func (b *batch) flush() {
-	if b.n > 0 {
-		b.s.output(b.pkts[:b.n])
-		clear(b.pkts[:b.n])
-		b.n = 0
+	b.commit()
+	if b.kick {
+		b.kick = false
+		b.s.kickTx()
 	}
 	for i := range b.wakes {
 		w := &b.wakes[i]

@@ -115,6 +115,7 @@ func (s *Stack) afterEngine(c *conn, b *batch) {
 	}
 	s.fileTimer(c)
 	b.wake(c, ev)
+	b.commit() // still under c.mu: keeps c's segments in build order on the wire (tx.go)
 }
 
 // unhash removes a finished connection from the table (tcp_done,

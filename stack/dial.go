@@ -225,7 +225,9 @@ func (d *Dialer) start(raddr *net.TCPAddr) (*TCPConn, error) {
 		c.mu.Unlock()
 		return fail(err)
 	}
-	_ = reused
+	if reused == nil {
+		s.recycleFetch(c.tuple, now, &opts)
+	}
 	opts.NoDelay = true
 	var so sockOpts
 	if d.RecvBuffer != 0 {

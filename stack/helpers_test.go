@@ -110,7 +110,7 @@ func (l *syncLink) waitIdle(t testing.TB) {
 	t.Helper()
 	for i := 0; i < 10_000_000; i++ {
 		l.mu.Lock()
-		idle := !l.flushing && l.ea.Pending() == 0 && l.eb.Pending() == 0
+		idle := !l.flushing && l.ea.Pending() == 0 && l.eb.Pending() == 0 && l.a.txIdle() && l.b.txIdle()
 		l.mu.Unlock()
 		if idle {
 			return

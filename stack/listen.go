@@ -2,6 +2,7 @@ package stack
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/ustack/ustack/metrics"
 	"github.com/ustack/ustack/tcp"
@@ -81,6 +82,11 @@ type listener struct {
 	closed  bool
 
 	acceptWait waitq
+
+	// child holds the options the listener's TCPListener setters gave
+	// (TCP_MAXSEG, SO_RCVBUF...), which a child needs before its SYN-ACK
+	// goes out; nil until a setter runs.
+	child atomic.Pointer[tcp.PassiveOpts]
 }
 
 // acceptQueueFull is sk_acceptq_is_full: strictly more than the backlog
@@ -122,6 +128,12 @@ func (s *Stack) inputListen(l *listener, k tcp.Tuple, seg *tcp.Segment, isn uint
 		s.m.Inc(metrics.TcpExtListenDrops)
 		return
 	}
+	// tw_recycle's passive PAWS check runs for SYNs not admitted through
+	// TIME-WAIT, after the queue checks as in tcp_conn_request (RECYCLE-6).
+	if isn == 0 && s.recyclePassiveReject(k, seg) {
+		l.mu.Unlock()
+		return
+	}
 	l.synRecv++
 	l.mu.Unlock()
 
@@ -140,7 +152,11 @@ func (s *Stack) inputListen(l *listener, k tcp.Tuple, seg *tcp.Segment, isn uint
 	s.ports.join(k.LocalPort, portOwner{addr: k.LocalAddr, reuse: l.reuse}, c)
 	c.ownsPort = true
 	b.ipID = nil
-	c.tc = tcp.NewPassive(s.cfg.Load(), s.m, k, seg, isn, s.now(), b)
+	var po tcp.PassiveOpts
+	if p := l.child.Load(); p != nil {
+		po = *p
+	}
+	c.tc = tcp.NewPassiveOpts(s.cfg.Load(), s.m, k, seg, isn, po, s.now(), b)
 	s.afterEngine(c, b)
 	c.mu.Unlock()
 }

@@ -513,6 +513,8 @@ func (l *TCPListener) setOpt(f func(o *sockOpts) error) error {
 	err := f(&o)
 	if err == nil {
 		l.opts = o
+		po := o.passiveOpts()
+		l.l.child.Store(&po)
 	}
 	l.optMu.Unlock()
 	if err != nil {

@@ -10,9 +10,14 @@
 // one of N fixed workers chosen by a hash of its 4-tuple, so the segments of
 // one flow are processed in order by one goroutine. A worker holds only the
 // connection's lock while it runs the engine; the engine writes its output
-// into the worker's batch, which is written to the device, and the waiters
-// woken, after the lock is released. One timer goroutine fires connection
-// timers (timewait/wheel), TIME-WAIT expiry and reassembly timeouts.
+// into the worker's batch. API calls and the timer goroutine run the engine
+// of the same connection too, so before the lock is released the batch
+// hands its packets to the stack's transmit queue, one FIFO for the device:
+// a connection's segments reach the wire in the order they were built. The
+// queue is written, and the waiters woken, after the lock is released, by
+// whichever goroutine wins the queue's writer flag (tx.go). One timer
+// goroutine fires connection timers (timewait/wheel), TIME-WAIT expiry and
+// reassembly timeouts.
 //
 // With Options.Manual none of these goroutines run: DeliverPacket processes
 // a packet on the caller's goroutine and a VirtualClock fires the timers
@@ -22,8 +27,8 @@
 // internal loopback queue instead of the device.
 //
 // Lock order: conn.mu -> listener.mu; conn.mu -> ports.mu -> table shard
-// mu -> death-row mu; conn.mu -> timer mu. No lock is held across a device
-// write or a wake-up.
+// mu -> death-row mu; conn.mu -> timer mu; conn.mu -> tx.mu (a leaf). No
+// lock is held across a device write or a wake-up.
 package stack
 
 import (
@@ -64,6 +69,7 @@ type Stack struct {
 	icmpLimit icmpLimiter
 
 	batches sync.Pool // *batch for API calls and timers
+	tx      txQueue   // every packet for the device goes through it (tx.go)
 	ipID    atomic.Uint32
 	seed    uint64 // flow hash seed
 
@@ -207,10 +213,12 @@ func (s *Stack) Clock() Clock { return s.clock }
 // Config returns the engine configuration new connections get.
 func (s *Stack) Config() *tcp.Config { return s.cfg.Load() }
 
-// output writes finished packets to the device. Workers, timers and API
-// calls write concurrently: devices accept concurrent writes (a TUN write
-// is one write(2) per packet). No lock of ours is held here, so a device
-// may even deliver synchronously into another stack.
+// output writes finished packets to the device. Only the transmit queue's
+// writer calls it (one goroutine at a time, see tx.go), so the device
+// sees the queue's order. No lock of ours is held here, so a device may
+// even deliver synchronously into another stack, or into this one: the
+// packets that delivery produces are queued and written by this same
+// writer when output returns.
 func (s *Stack) output(pkts [][]byte) {
 	if s.dev == nil {
 		return

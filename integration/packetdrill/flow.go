@@ -30,6 +30,12 @@ type flow struct {
 	tsMap                        map[uint32]uint32
 	haveTS                       bool
 	firstScriptTS, firstActualTS uint32
+
+	// ecrScaled is --tcp_ts_ecr_scaled: an inbound TS ecr is translated
+	// by the offset between the first script and live TS vals instead of
+	// being looked up among the TS vals the stack sent, so a script can
+	// send an ecr the stack never sent (a bogus echo, PAWS-10).
+	ecrScaled bool
 }
 
 // matches reports whether a live outbound packet belongs to the flow.
@@ -58,7 +64,9 @@ func (f *flow) toLive(sp *script.Packet, wp *wirePacket) error {
 			}
 			o.SACK = blocks
 		case script.OptTimestamp:
-			if sp.Flags&script.FlagACK != 0 {
+			if sp.Flags&script.FlagACK != 0 && f.ecrScaled && f.haveTS {
+				o.TSEcr = o.TSEcr - f.firstScriptTS + f.firstActualTS
+			} else if sp.Flags&script.FlagACK != 0 {
 				live, ok := f.tsMap[o.TSEcr]
 				if !ok {
 					return fmt.Errorf("unable to infer live TS ecr for script TS ecr %d; no matching outbound TS val", o.TSEcr)

@@ -289,6 +289,8 @@ func (rn *run) options() error {
 				return err
 			}
 			rn.tsTick = v
+		case "tcp_ts_ecr_scaled":
+			rn.flow.ecrScaled = o.Value == "" || o.Value == "1" || o.Value == "true"
 		case "ip_version":
 			if o.Value != "ipv4" {
 				return &scriptError{line: o.Line, msg: "--ip_version=" + o.Value + " (IPv4 only)", unsupported: true}

@@ -1,20 +1,16 @@
 package packetdrill
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"slices"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/ustack/ustack/integration/packetdrill/script"
 	"github.com/ustack/ustack/integration/packetdrill/sockets"
 	"github.com/ustack/ustack/stack"
 	"github.com/ustack/ustack/tcp"
@@ -22,14 +18,11 @@ import (
 
 // The adapter below plays sockets.Net on package stack's public API: a
 // Manual stack (packets enter only through DeliverPacket), a VirtualClock
-// and a capturing device. The public API is Go's blocking net.Conn style,
-// so the non-blocking calls the socket layer needs are derived:
-//   - connect runs Dial in a goroutine; its progress is read from
-//     Stack.Sockets();
-//   - read and accept are only issued when TCPConn.Info / Stack.Sockets say
-//     they will not block;
-//   - write uses a short wall-clock write deadline.
-// The gaps this leaves are listed in the errors it returns (unsupported).
+// and a capturing device. Every call maps onto the stack's non-blocking
+// API (Dialer.Start, TryAccept, TryRead, WriteFlags with MsgDontWait,
+// StartClose/Lingering, PollEvents, SoError), and the runner steps the
+// clock from one deadline to the next (NextDeadline). The gaps left are
+// listed in the errors it returns (unsupported).
 
 // NewUstackHarness creates a Manual ustack on a virtual clock.
 func NewUstackHarness(cfg HarnessConfig) (Harness, error) {
@@ -84,8 +77,18 @@ type ustackHarness struct {
 func (h *ustackHarness) Net() sockets.Net { return h.net }
 func (h *ustackHarness) Now() int64       { return (int64(h.clock.Now()) - h.origin) / 1000 }
 func (h *ustackHarness) AdvanceTo(t int64) {
-	h.clock.Set(tcp.Time(h.origin + t*1000))
+	h.clock.AdvanceTo(tcp.Time(h.origin + t*1000))
 	h.net.settle()
+}
+
+// NextTimer implements TimerPeeker: the clock's next deadline, rounded up
+// to the runner's microsecond.
+func (h *ustackHarness) NextTimer() (int64, bool) {
+	dl, ok := h.clock.NextDeadline()
+	if !ok {
+		return 0, false
+	}
+	return (int64(dl) - h.origin + 999) / 1000, true
 }
 func (h *ustackHarness) Deliver(pkt []byte) {
 	h.s.DeliverPacket(pkt)
@@ -100,8 +103,24 @@ func (h *ustackHarness) Sent(dst []Sent) []Sent {
 	h.dev.sent = h.dev.sent[:0]
 	return dst
 }
+
+// SetSysctl is a sysctl written while the script runs: Stack.SetOption
+// (the knob applies to new connections, port selection and TIME-WAIT at
+// once, as in Linux); a sysctl without a knob is judged by SysctlBehavior.
 func (h *ustackHarness) SetSysctl(name, value string) error {
-	return unsupportedf("changing sysctls of a running stack (stack.Options are fixed at New)")
+	err := h.s.SetOption(name, value)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, stack.ErrUnknownOption):
+		a := SysctlBehavior(name, value, h.s.Config())
+		if !a.OK {
+			return unsupportedf("sysctl %s=%s (no such knob in stack.Options)", name, value)
+		}
+		h.assumed = append(h.assumed, a)
+		return nil
+	}
+	return unsupportedf("sysctl %s=%s while running: %v", name, value, err)
 }
 func (h *ustackHarness) Notes() []string {
 	var out []string
@@ -118,7 +137,6 @@ func (h *ustackHarness) Notes() []string {
 // Assumptions lists the sysctls accepted without a knob.
 func (h *ustackHarness) Assumptions() []Assumption { return h.assumed }
 func (h *ustackHarness) Close() error {
-	h.net.closeAll()
 	return h.s.Close()
 }
 
@@ -147,20 +165,6 @@ func (d *captureDev) Write(bufs [][]byte, offset int) (int, error) {
 	return len(bufs), nil
 }
 
-// synSentTo reports whether a SYN to dst is among the captured packets not
-// yet handed to the runner.
-func (d *captureDev) synSentTo(dst netip.AddrPort) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, s := range d.sent {
-		p, err := decodePacket(s.Pkt)
-		if err == nil && p.Flags&script.FlagSYN != 0 && p.Dst == dst.Addr() && p.DstPort == dst.Port() {
-			return true
-		}
-	}
-	return false
-}
-
 func (d *captureDev) BatchSize() int { return 1 }
 func (d *captureDev) MTU() int       { return 1500 }
 func (d *captureDev) Name() string   { return "packetdrill" }
@@ -175,13 +179,10 @@ type ustackNet struct {
 	lns   []*ustackListener
 }
 
-// settle lets connect goroutines woken by the last step finish, so that
-// the next call sees the connection they produced.
+// settle samples the wake-up counters after every step of the clock or
+// delivered packet.
 func (n *ustackNet) settle() {
 	for _, c := range n.conns {
-		if c.tc == nil && c.dialCh != nil {
-			c.progress()
-		}
 		c.sampleWakeups()
 	}
 }
@@ -192,14 +193,13 @@ func (n *ustackNet) settle() {
 // TCPConn has no wake-up counter; this is exact at the runner's step
 // granularity, which is every delivered packet and timer instant.
 func (c *ustackConn) sampleWakeups() {
-	if c.tc == nil {
+	if c.closed {
 		return
 	}
 	rq := c.tc.Info().RecvQueue
-	st := c.tc.State()
-	fin := finReceived(st)
-	ev, _ := c.Poll()
-	writable := ev&sockets.POLLOUT != 0
+	ev := c.tc.PollEvents()
+	fin := ev&stack.PollRdHup != 0
+	writable := ev&stack.PollOut != 0
 	if rq > c.lastRecvQ || fin != c.lastFin {
 		c.rwake++
 	}
@@ -215,23 +215,6 @@ func (c *ustackConn) Wakeups() (read, write uint64) {
 	return c.rwake, c.wwake
 }
 
-func (n *ustackNet) closeAll() {
-	for _, c := range n.conns {
-		if c.cancel != nil {
-			c.cancel()
-		}
-	}
-}
-
-func (n *ustackNet) socketInfo(match func(stack.SocketInfo) bool) (stack.SocketInfo, bool) {
-	for _, si := range n.h.s.Sockets() {
-		if match(si) {
-			return si, true
-		}
-	}
-	return stack.SocketInfo{}, false
-}
-
 func (n *ustackNet) Listen(laddr netip.AddrPort, backlog int, opts *sockets.Options) (sockets.Listener, error) {
 	if err := unsupportedOpenOpts(opts); err != nil {
 		return nil, err
@@ -240,28 +223,82 @@ func (n *ustackNet) Listen(laddr netip.AddrPort, backlog int, opts *sockets.Opti
 	if err != nil {
 		return nil, errnoOf(err)
 	}
-	ul := &ustackListener{n: n, l: l, addr: laddr, opts: *opts}
+	ul := &ustackListener{n: n, l: l, addr: laddr}
+	// The listener's options reach its children before their SYN-ACK
+	// (TCP_MAXSEG, SO_RCVBUF shape it). Linux sockets start with Nagle on;
+	// ustack's children otherwise get Go's TCP_NODELAY.
+	if err := ul.SetOption(sockets.SOL_TCP, sockets.TCP_NODELAY, sockets.Value{Int: b2i(opts.NoDelay)}); err != nil {
+		l.Close()
+		return nil, err
+	}
+	for _, so := range openOpts(opts) {
+		if err := ul.SetOption(so.Level, so.Name, so.Value); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
 	n.lns = append(n.lns, ul)
 	return ul, nil
 }
 
-// unsupportedOpenOpts rejects options that must be known when the
-// connection is created and that the public API cannot take.
-func unsupportedOpenOpts(o *sockets.Options) error {
-	switch {
-	case o.MaxSeg != 0:
-		return unsupportedf("TCP_MAXSEG (no MSS clamp in stack's Dialer or Listen API)")
-	case o.UserTimeout != 0:
-		return unsupportedf("TCP_USER_TIMEOUT (no API)")
-	case o.Cork:
-		return unsupportedf("TCP_CORK (no API)")
+// openOpts lists the options given before connect/listen that are applied
+// once the socket exists (those shaping the SYN go to the Dialer).
+func openOpts(o *sockets.Options) []sockets.SetOpt {
+	var out []sockets.SetOpt
+	add := func(level, name int, v sockets.Value) {
+		out = append(out, sockets.SetOpt{Level: level, Name: name, Value: v})
 	}
+	if o.MaxSeg != 0 {
+		add(sockets.SOL_TCP, sockets.TCP_MAXSEG, sockets.Value{Int: int64(o.MaxSeg)})
+	}
+	if o.SndBuf != 0 {
+		add(sockets.SOL_SOCKET, sockets.SO_SNDBUF, sockets.Value{Int: int64(o.SndBuf)})
+	}
+	if o.RcvBuf != 0 {
+		add(sockets.SOL_SOCKET, sockets.SO_RCVBUF, sockets.Value{Int: int64(o.RcvBuf)})
+	}
+	if o.UserTimeout != 0 {
+		add(sockets.SOL_TCP, sockets.TCP_USER_TIMEOUT, sockets.Value{Int: int64(o.UserTimeout)})
+	}
+	if o.Cork {
+		add(sockets.SOL_TCP, sockets.TCP_CORK, sockets.Value{Int: 1})
+	}
+	if o.Linger != nil {
+		add(sockets.SOL_SOCKET, sockets.SO_LINGER, *o.Linger)
+	}
+	return append(out, o.Other...)
+}
+
+// unsupportedOpenOpts rejects options given before connect/listen that
+// neither the stack nor the runner can take.
+func unsupportedOpenOpts(o *sockets.Options) error {
 	for _, so := range o.Other {
-		if _, ok := noEffectOption(so.Level, so.Name, so.Value); !ok {
+		if _, ok := noEffectOption(so.Level, so.Name, so.Value); ok {
+			continue
+		}
+		if !knownConnOption(so.Level, so.Name) {
 			return unsupportedf("socket option %s before connect/listen", sockets.OptName(so.Level, so.Name))
 		}
 	}
 	return nil
+}
+
+// knownConnOption reports the options ustackConn.SetOption maps.
+func knownConnOption(level, name int) bool {
+	switch {
+	case level == sockets.SOL_TCP:
+		switch name {
+		case sockets.TCP_NODELAY, sockets.TCP_LINGER2, sockets.TCP_USER_TIMEOUT, sockets.TCP_CORK,
+			sockets.TCP_NOTSENT_LOWAT, sockets.TCP_MAXSEG:
+			return true
+		}
+	case level == sockets.SOL_SOCKET:
+		switch name {
+		case sockets.SO_SNDBUF, sockets.SO_RCVBUF, sockets.SO_LINGER, sockets.SO_REUSEADDR:
+			return true
+		}
+	}
+	return false
 }
 
 // noEffectOption accepts IP-level options whose only effect is on header
@@ -273,123 +310,116 @@ func noEffectOption(level, name int, v sockets.Value) (string, bool) {
 	case level == sockets.SOL_IP && name == sockets.IP_MTU_DISCOVER && v.Int == sockets.IP_PMTUDISC_DONT:
 		return "IP_MTU_DISCOVER=IP_PMTUDISC_DONT accepted without effect (DF is not compared)", true
 	case level == sockets.SOL_IP && name == sockets.IP_TOS:
-		return "IP_TOS accepted without effect (TOS is not compared; no API)", true
+		return "IP_TOS accepted without effect (TOS is not compared)", true
 	case level == sockets.SOL_TCP && name == sockets.TCP_INQ:
 		return "", true
 	}
 	return "", false
 }
 
+// Connect is a non-blocking connect: Dialer.Start binds and sends the SYN
+// with the options that shape it (TCP_MAXSEG, SO_RCVBUF, SO_SNDBUF); the
+// others are applied to the connection in SYN-SENT.
 func (n *ustackNet) Connect(laddr, raddr netip.AddrPort, opts *sockets.Options) (sockets.Conn, error) {
 	if err := unsupportedOpenOpts(opts); err != nil {
 		return nil, err
 	}
-	d := &stack.Dialer{Stack: n.h.s, ReuseAddr: opts.ReuseAddr}
+	d := &stack.Dialer{Stack: n.h.s, ReuseAddr: opts.ReuseAddr, MaxSeg: opts.MaxSeg,
+		RecvBuffer: opts.RcvBuf, SendBuffer: opts.SndBuf}
 	if laddr.IsValid() {
 		d.LocalAddr = net.TCPAddrFromAddrPort(laddr)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	c := &ustackConn{n: n, raddr: raddr, opts: *opts, dialCh: make(chan dialResult, 1), cancel: cancel, fullAt: -1}
-	go func() {
-		tc, err := d.DialContext(ctx, "tcp", raddr.String())
-		var t *stack.TCPConn
-		if tc != nil {
-			t = tc.(*stack.TCPConn)
-		}
-		c.dialCh <- dialResult{t, err}
-	}()
-	// Wait (wall clock, briefly) until the SYN is out or the dial failed:
-	// the goroutine runs the active open synchronously up to its first wait.
-	deadline := time.Now().Add(time.Second)
-	for {
-		if c.resolveDial(false) {
-			break
-		}
-		if n.h.dev.synSentTo(raddr) {
-			break
-		}
-		if time.Now().After(deadline) {
-			cancel()
-			return nil, fmt.Errorf("connect: the stack neither sent a SYN nor failed within 1s")
-		}
-		runtime.Gosched()
-		time.Sleep(10 * time.Microsecond)
-	}
-	n.conns = append(n.conns, c)
-	return c, nil
-}
-
-type dialResult struct {
-	tc  *stack.TCPConn
-	err error
-}
-
-type ustackListener struct {
-	n       *ustackNet
-	l       *stack.TCPListener
-	addr    netip.AddrPort
-	opts    sockets.Options
-	pending []*stack.TCPConn
-}
-
-func (l *ustackListener) queued() int {
-	si, ok := l.n.socketInfo(func(si stack.SocketInfo) bool { return si.State == tcp.StateListen && si.Local.Port() == l.addr.Port() })
-	if !ok {
-		return 0
-	}
-	return si.RecvQ
-}
-
-func (l *ustackListener) Pending() bool { return l.queued() > 0 }
-
-func (l *ustackListener) Accept() (sockets.Conn, error) {
-	if l.queued() == 0 {
-		return nil, syscall.EAGAIN
-	}
-	tc, err := l.l.AcceptTCP()
+	tc, err := d.Start("tcp", raddr.String())
 	if err != nil {
 		return nil, errnoOf(err)
 	}
-	c := &ustackConn{n: l.n, tc: tc, raddr: tc.RemoteAddr().(*net.TCPAddr).AddrPort(), opts: l.opts, fullAt: -1}
-	if err := c.applyOpts(); err != nil {
+	c := &ustackConn{n: n, tc: tc, raddr: raddr}
+	if err := c.SetOption(sockets.SOL_TCP, sockets.TCP_NODELAY, sockets.Value{Int: b2i(opts.NoDelay)}); err != nil {
+		tc.StartClose()
 		return nil, err
 	}
-	l.n.conns = append(l.n.conns, c)
+	o := *opts
+	o.MaxSeg, o.RcvBuf, o.SndBuf = 0, 0, 0 // already in the SYN
+	for _, so := range openOpts(&o) {
+		if err := c.SetOption(so.Level, so.Name, so.Value); err != nil {
+			tc.StartClose()
+			return nil, err
+		}
+	}
+	n.conns = append(n.conns, c)
+	c.sampleWakeups()
 	return c, nil
 }
 
+type ustackListener struct {
+	n    *ustackNet
+	l    *stack.TCPListener
+	addr netip.AddrPort
+}
+
+func (l *ustackListener) Pending() bool { return l.l.Pending() > 0 }
+
+func (l *ustackListener) Accept() (sockets.Conn, error) {
+	tc, err := l.l.TryAccept()
+	if err != nil {
+		return nil, errnoOf(err)
+	}
+	c := &ustackConn{n: l.n, tc: tc, raddr: tc.RemoteAddr().(*net.TCPAddr).AddrPort()}
+	l.n.conns = append(l.n.conns, c)
+	c.sampleWakeups()
+	return c, nil
+}
+
+// SetOption sets an option accepted connections inherit (TCPListener's
+// setters: the SYN-ACK already carries TCP_MAXSEG and SO_RCVBUF).
 func (l *ustackListener) SetOption(level, name int, v sockets.Value) error {
-	// Accepted sockets inherit the listener's options.
+	if note, ok := noEffectOption(level, name, v); ok {
+		if note != "" {
+			l.n.h.notes = append(l.n.h.notes, note)
+		}
+		return nil
+	}
+	ll := l.l
 	switch {
 	case level == sockets.SOL_TCP && name == sockets.TCP_NODELAY:
-		l.opts.NoDelay = v.Int != 0
+		return errnoOf(ll.SetNoDelay(v.Int != 0))
+	case level == sockets.SOL_TCP && name == sockets.TCP_CORK:
+		return errnoOf(ll.SetCork(v.Int != 0))
+	case level == sockets.SOL_TCP && name == sockets.TCP_MAXSEG:
+		return errnoOf(ll.SetMaxSeg(int(v.Int)))
+	case level == sockets.SOL_TCP && name == sockets.TCP_LINGER2:
+		return errnoOf(ll.SetLinger2(int(v.Int)))
+	case level == sockets.SOL_TCP && name == sockets.TCP_USER_TIMEOUT:
+		return errnoOf(ll.SetUserTimeout(time.Duration(v.Int) * time.Millisecond))
+	case level == sockets.SOL_TCP && name == sockets.TCP_NOTSENT_LOWAT:
+		return errnoOf(ll.SetNotSentLowat(int(int32(v.Int))))
 	case level == sockets.SOL_SOCKET && name == sockets.SO_SNDBUF:
-		l.opts.SndBuf = int(v.Int)
+		return errnoOf(ll.SetWriteBuffer(int(v.Int)))
 	case level == sockets.SOL_SOCKET && name == sockets.SO_RCVBUF:
-		l.opts.RcvBuf = int(v.Int)
+		return errnoOf(ll.SetReadBuffer(int(v.Int)))
 	case level == sockets.SOL_SOCKET && name == sockets.SO_LINGER:
-		vv := v
-		l.opts.Linger = &vv
+		return errnoOf(ll.SetLinger(lingerSecs(v)))
 	case level == sockets.SOL_SOCKET && name == sockets.SO_REUSEADDR:
-	default:
-		return unsupportedf("setsockopt %s on a listener (no API)", sockets.OptName(level, name))
+		return nil // only matters when binding; listeners have it anyway
 	}
-	return nil
+	return unsupportedf("setsockopt %s on a listener (no API)", sockets.OptName(level, name))
 }
 
 func (l *ustackListener) Close() error { return errnoOf(l.l.Close()) }
 
+// lingerSecs converts SO_LINGER's {onoff, linger} to SetLinger's argument.
+func lingerSecs(v sockets.Value) int {
+	if !v.LingerOn {
+		return -1
+	}
+	return v.LingerSecs
+}
+
 type ustackConn struct {
-	n       *ustackNet
-	tc      *stack.TCPConn
-	raddr   netip.AddrPort
-	opts    sockets.Options
-	dialCh  chan dialResult
-	dialErr error
-	cancel  context.CancelFunc
-	noDelay bool
-	sndBuf  int
-	fullAt  int // SendQueue when a write last found the buffer full, -1 if not
+	n      *ustackNet
+	tc     *stack.TCPConn
+	raddr  netip.AddrPort
+	closed bool
 
 	// wake-up emulation (see sampleWakeups)
 	rwake, wwake uint64
@@ -398,93 +428,8 @@ type ustackConn struct {
 	lastWritable bool
 }
 
-// resolveDial collects the dial goroutine's result; with wait it blocks
-// (wall clock, bounded) for a result the stack state says is due.
-func (c *ustackConn) resolveDial(wait bool) bool {
-	if c.dialCh == nil {
-		return true
-	}
-	var r dialResult
-	if wait {
-		select {
-		case r = <-c.dialCh:
-		case <-time.After(time.Second):
-			return false
-		}
-	} else {
-		select {
-		case r = <-c.dialCh:
-		default:
-			return false
-		}
-	}
-	c.dialCh = nil
-	c.tc, c.dialErr = r.tc, errnoOf(r.err)
-	if c.tc != nil {
-		if err := c.applyOpts(); err != nil {
-			c.dialErr = err
-		}
-	}
-	return true
-}
-
-// progress reports whether the connect finished (either way).
-func (c *ustackConn) progress() bool {
-	if c.resolveDial(false) {
-		return true
-	}
-	si, ok := c.n.socketInfo(func(si stack.SocketInfo) bool { return si.Remote == c.raddr })
-	if ok && si.State == tcp.StateSynSent {
-		return false
-	}
-	// The handshake is over in the stack; the goroutine is about to return.
-	return c.resolveDial(true)
-}
-
-func (c *ustackConn) applyOpts() error {
-	// Linux sockets start with Nagle on; Go's (and ustack's) start with
-	// TCP_NODELAY.
-	if err := c.tc.SetNoDelay(c.opts.NoDelay); err != nil {
-		return errnoOf(err)
-	}
-	c.noDelay = c.opts.NoDelay
-	if c.opts.SndBuf != 0 {
-		if err := c.SetOption(sockets.SOL_SOCKET, sockets.SO_SNDBUF, sockets.Value{Int: int64(c.opts.SndBuf)}); err != nil {
-			return err
-		}
-	}
-	if c.opts.RcvBuf != 0 {
-		if err := c.SetOption(sockets.SOL_SOCKET, sockets.SO_RCVBUF, sockets.Value{Int: int64(c.opts.RcvBuf)}); err != nil {
-			return err
-		}
-	}
-	if c.opts.Linger != nil {
-		if err := c.SetOption(sockets.SOL_SOCKET, sockets.SO_LINGER, *c.opts.Linger); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func finReceived(st tcp.State) bool {
-	switch st {
-	case tcp.StateCloseWait, tcp.StateLastAck, tcp.StateClosing, tcp.StateTimeWait, tcp.StateClose:
-		return true
-	}
-	return false
-}
-
 func (c *ustackConn) Read(p []byte) (int, error) {
-	if c.tc == nil {
-		if !c.progress() || c.tc == nil {
-			return 0, syscall.EAGAIN
-		}
-	}
-	info := c.tc.Info()
-	if info.RecvQueue == 0 && !finReceived(c.tc.State()) {
-		return 0, syscall.EAGAIN
-	}
-	n, err := c.tc.Read(p)
+	n, err := c.tc.TryRead(p)
 	c.sampleWakeups() // so that data arriving later counts as a new wake-up
 	if err == io.EOF {
 		return 0, io.EOF
@@ -493,38 +438,20 @@ func (c *ustackConn) Read(p []byte) (int, error) {
 }
 
 func (c *ustackConn) Write(p []byte, flags sockets.WriteFlags) (int, error) {
-	if flags.More || flags.EOR {
-		return 0, unsupportedf("MSG_MORE/MSG_EOR (TCPConn.Write has no flags)")
+	f := stack.MsgDontWait
+	if flags.More {
+		f |= stack.MsgMore
 	}
-	if c.tc == nil {
-		if !c.progress() || c.tc == nil {
-			return 0, syscall.EAGAIN
-		}
+	if flags.EOR {
+		f |= stack.MsgEOR
 	}
-	// A wall-clock deadline turns the blocking Write into a non-blocking
-	// one: it returns what fitted in the send buffer. The virtual clock
-	// stands still meanwhile, so waiting longer changes nothing but
-	// absorbs scheduling delays; and a write that found the buffer full is
-	// not retried until an ACK freed something (SendQueue went down).
-	if c.fullAt >= 0 && c.tc.Info().SendQueue >= c.fullAt {
-		return 0, syscall.EAGAIN
-	}
-	c.tc.SetWriteDeadline(time.Now().Add(20 * time.Millisecond))
-	n, err := c.tc.Write(p)
-	c.tc.SetWriteDeadline(time.Time{})
-	c.fullAt = -1
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		c.fullAt = c.tc.Info().SendQueue
-		if n == 0 {
-			return 0, syscall.EAGAIN
-		}
-		return n, nil
-	}
+	n, err := c.tc.WriteFlags(p, f)
+	c.sampleWakeups()
 	return n, errnoOf(err)
 }
 
 func (c *ustackConn) Shutdown(how int) error {
-	if c.tc == nil {
+	if st := c.tc.State(); st == tcp.StateSynSent || st == tcp.StateClose {
 		return syscall.ENOTCONN
 	}
 	switch how {
@@ -539,55 +466,31 @@ func (c *ustackConn) Shutdown(how int) error {
 	return errnoOf(c.tc.CloseWrite())
 }
 
+// Close is close(2) without the SO_LINGER wait, which the socket layer
+// plays through Lingering (sockets.Lingerer).
 func (c *ustackConn) Close() error {
-	if c.tc == nil {
-		if c.cancel != nil {
-			c.cancel()
-		}
-		return nil
-	}
-	return errnoOf(c.tc.Close())
+	c.closed = true
+	return errnoOf(c.tc.StartClose())
 }
 
+// Lingering implements sockets.Lingerer.
+func (c *ustackConn) Lingering() bool { return c.tc.Lingering() }
+
 func (c *ustackConn) Poll() (uint32, bool) {
-	if c.tc == nil {
-		if !c.progress() {
-			return 0, false
-		}
-		if c.tc == nil {
-			return sockets.POLLERR | sockets.POLLHUP, false
-		}
-	}
+	ev := c.tc.PollEvents()
 	st := c.tc.State()
-	info := c.tc.Info()
-	var ev uint32
-	if info.RecvQueue > 0 || finReceived(st) {
-		ev |= sockets.POLLIN | sockets.POLLRDHUP
-		if info.RecvQueue > 0 && !finReceived(st) {
-			ev &^= sockets.POLLRDHUP
-		}
-	}
-	if st == tcp.StateEstablished || st == tcp.StateCloseWait {
-		ev |= sockets.POLLOUT
-	}
-	if st == tcp.StateClose {
-		ev |= sockets.POLLHUP
-	}
-	return ev, true
+	est := st != tcp.StateSynSent && st != tcp.StateSynRecv && ev&stack.PollErr == 0
+	return uint32(ev), est
 }
 
 func (c *ustackConn) SoError() error {
-	err := c.dialErr
-	c.dialErr = nil
-	return err
+	if e := c.tc.SoError(); e != 0 {
+		return e
+	}
+	return nil
 }
 
-func (c *ustackConn) InQ() int {
-	if c.tc == nil {
-		return 0
-	}
-	return c.tc.Info().RecvQueue
-}
+func (c *ustackConn) InQ() int { return c.tc.Info().RecvQueue }
 
 func (c *ustackConn) SetOption(level, name int, v sockets.Value) error {
 	if note, ok := noEffectOption(level, name, v); ok {
@@ -596,49 +499,63 @@ func (c *ustackConn) SetOption(level, name int, v sockets.Value) error {
 		}
 		return nil
 	}
-	if c.tc == nil {
-		// Connect in progress: remember it for when Dial returns.
-		if err := c.opts.Remember(level, name, v); err != nil {
-			return err
-		}
-		return unsupportedOpenOpts(&c.opts)
-	}
+	t := c.tc
 	switch {
 	case level == sockets.SOL_TCP && name == sockets.TCP_NODELAY:
-		c.noDelay = v.Int != 0
-		return errnoOf(c.tc.SetNoDelay(c.noDelay))
+		return errnoOf(t.SetNoDelay(v.Int != 0))
 	case level == sockets.SOL_SOCKET && name == sockets.SO_SNDBUF:
-		c.sndBuf = int(v.Int)
-		return errnoOf(c.tc.SetWriteBuffer(int(v.Int)))
+		return errnoOf(t.SetWriteBuffer(int(v.Int)))
 	case level == sockets.SOL_SOCKET && name == sockets.SO_RCVBUF:
-		return errnoOf(c.tc.SetReadBuffer(int(v.Int)))
+		return errnoOf(t.SetReadBuffer(int(v.Int)))
 	case level == sockets.SOL_SOCKET && name == sockets.SO_LINGER:
-		switch {
-		case !v.LingerOn:
-			return errnoOf(c.tc.SetLinger(-1))
-		case v.LingerSecs == 0:
-			return errnoOf(c.tc.SetLinger(0))
-		}
-		return unsupportedf("SO_LINGER with a timeout (TCPConn.Close lingers on the wall clock)")
+		return errnoOf(t.SetLinger(lingerSecs(v)))
 	case level == sockets.SOL_SOCKET && name == sockets.SO_REUSEADDR:
 		return nil // only matters when binding
 	case level == sockets.SOL_TCP && name == sockets.TCP_LINGER2:
-		return errnoOf(c.tc.SetLinger2(int(v.Int)))
+		return errnoOf(t.SetLinger2(int(int32(v.Int))))
+	case level == sockets.SOL_TCP && name == sockets.TCP_USER_TIMEOUT:
+		return errnoOf(t.SetUserTimeout(time.Duration(int32(v.Int)) * time.Millisecond))
+	case level == sockets.SOL_TCP && name == sockets.TCP_CORK:
+		return errnoOf(t.SetCork(v.Int != 0))
+	case level == sockets.SOL_TCP && name == sockets.TCP_NOTSENT_LOWAT:
+		return errnoOf(t.SetNotSentLowat(int(int32(v.Int))))
+	case level == sockets.SOL_TCP && name == sockets.TCP_MAXSEG:
+		return errnoOf(t.SetMaxSeg(int(v.Int)))
 	}
 	return unsupportedf("setsockopt %s (no TCPConn API)", sockets.OptName(level, name))
 }
 
 func (c *ustackConn) GetOption(level, name int) (sockets.Value, error) {
-	if c.tc == nil {
-		return sockets.Value{}, unsupportedf("getsockopt during a non-blocking connect")
-	}
+	t := c.tc
+	var v int
+	var err error
 	switch {
 	case level == sockets.SOL_TCP && name == sockets.TCP_MAXSEG:
-		return sockets.Value{Int: int64(c.tc.Info().SndMSS)}, nil
+		v, err = t.MaxSeg()
 	case level == sockets.SOL_TCP && name == sockets.TCP_NODELAY:
-		return sockets.Value{Int: b2i(c.noDelay)}, nil
+		var on bool
+		on, err = t.NoDelay()
+		v = int(b2i(on))
+	case level == sockets.SOL_TCP && name == sockets.TCP_CORK:
+		var on bool
+		on, err = t.Cork()
+		v = int(b2i(on))
+	case level == sockets.SOL_TCP && name == sockets.TCP_LINGER2:
+		v, err = t.Linger2()
+	case level == sockets.SOL_TCP && name == sockets.TCP_USER_TIMEOUT:
+		var d time.Duration
+		d, err = t.UserTimeout()
+		v = int(d / time.Millisecond)
+	case level == sockets.SOL_TCP && name == sockets.TCP_NOTSENT_LOWAT:
+		v, err = t.NotSentLowat()
+	case level == sockets.SOL_SOCKET && name == sockets.SO_SNDBUF:
+		v, err = t.WriteBuffer()
+	case level == sockets.SOL_SOCKET && name == sockets.SO_RCVBUF:
+		v, err = t.ReadBuffer()
+	default:
+		return sockets.Value{}, unsupportedf("getsockopt %s (no TCPConn API)", sockets.OptName(level, name))
 	}
-	return sockets.Value{}, unsupportedf("getsockopt %s (no TCPConn API)", sockets.OptName(level, name))
+	return sockets.Value{Int: int64(v)}, errnoOf(err)
 }
 
 func b2i(b bool) int64 {
@@ -649,9 +566,6 @@ func b2i(b bool) int64 {
 }
 
 func (c *ustackConn) LocalAddr() netip.AddrPort {
-	if c.tc == nil {
-		return netip.AddrPort{}
-	}
 	return c.tc.LocalAddr().(*net.TCPAddr).AddrPort()
 }
 

@@ -72,6 +72,13 @@ type WakeCounter interface {
 	Wakeups() (read, write uint64)
 }
 
+// Lingerer is implemented by connections whose Close does not wait:
+// Lingering reports whether a blocking close(2) with SO_LINGER > 0 would
+// still be waiting for its FIN to be acknowledged.
+type Lingerer interface {
+	Lingering() bool
+}
+
 // UnsupportedError reports a call or option the layer (or the stack under
 // test) does not implement; the runner turns it into "unsupported".
 type UnsupportedError struct{ Feature string }

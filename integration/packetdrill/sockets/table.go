@@ -19,6 +19,10 @@ type Table struct {
 	BindPort    uint16
 	ConnectAddr netip.AddrPort
 	fds         map[int]*file
+	// lingering holds descriptors whose blocking close(2) waits for the
+	// FIN to be acknowledged (SO_LINGER with a timeout): the number stays
+	// taken until the call returns.
+	lingering map[int]*file
 }
 
 type fileKind uint8
@@ -52,7 +56,7 @@ func NewTable(n Net, local netip.Addr, remote netip.AddrPort) *Table {
 
 func (t *Table) alloc(f *file) int {
 	fd := 3
-	for t.fds[fd] != nil {
+	for t.fds[fd] != nil || t.lingering[fd] != nil {
 		fd++
 	}
 	t.fds[fd] = f
@@ -279,8 +283,17 @@ func (t *Table) Shutdown(fd int, how int) error {
 	return f.conn.Shutdown(how)
 }
 
-// Close is close(2).
+// Close is close(2). On a blocking socket whose Conn is a Lingerer
+// still lingering, it returns ErrBlocked and the retried call completes
+// once the lingering ends (CLOSE-13).
 func (t *Table) Close(fd int) error {
+	if f := t.lingering[fd]; f != nil {
+		if l, ok := f.conn.(Lingerer); ok && l.Lingering() {
+			return ErrBlocked
+		}
+		delete(t.lingering, fd)
+		return nil
+	}
 	f := t.fds[fd]
 	if f == nil {
 		return syscall.EBADF
@@ -295,7 +308,17 @@ func (t *Table) Close(fd int) error {
 	case f.listener != nil:
 		return f.listener.Close()
 	case f.conn != nil:
-		return f.conn.Close()
+		if err := f.conn.Close(); err != nil {
+			return err
+		}
+		if l, ok := f.conn.(Lingerer); ok && !f.nonblock && l.Lingering() {
+			if t.lingering == nil {
+				t.lingering = map[int]*file{}
+			}
+			t.lingering[fd] = f
+			return ErrBlocked
+		}
+		return nil
 	}
 	return nil
 }

@@ -233,3 +233,46 @@ func TestErrnoName(t *testing.T) {
 		t.Errorf("ErrnoName(ECONNRESET) = %s", got)
 	}
 }
+
+// lingerConn is a stubConn whose Close lingers until the test says so.
+type lingerConn struct {
+	stubConn
+	lingering bool
+}
+
+func (c *lingerConn) Lingering() bool { return c.lingering }
+
+// TestCloseLingers (CLOSE-13): a blocking close(2) of a Lingerer still
+// lingering returns ErrBlocked, keeps the descriptor number taken, and the
+// retried call returns 0 once lingering ends; a non-blocking close returns
+// at once.
+func TestCloseLingers(t *testing.T) {
+	c := &lingerConn{lingering: true}
+	n := &stubNet{}
+	tab := NewTable(n, netip.MustParseAddr("192.168.0.1"), netip.MustParseAddrPort("192.0.2.1:8080"))
+	fd, _ := tab.Socket(AF_INET, SOCK_STREAM, IPPROTO_TCP)
+	tab.fds[fd].conn = c
+	if err := tab.Close(fd); err != ErrBlocked {
+		t.Fatalf("close while lingering = %v, want ErrBlocked", err)
+	}
+	if fd2, _ := tab.Socket(AF_INET, SOCK_STREAM, IPPROTO_TCP); fd2 == fd {
+		t.Errorf("descriptor %d reused while its close blocks", fd)
+	}
+	if err := tab.Close(fd); err != ErrBlocked {
+		t.Fatalf("retried close while lingering = %v, want ErrBlocked", err)
+	}
+	c.lingering = false
+	if err := tab.Close(fd); err != nil {
+		t.Fatalf("close after lingering = %v, want 0", err)
+	}
+	if err := tab.Close(fd); err != syscall.EBADF {
+		t.Errorf("second close = %v, want EBADF", err)
+	}
+
+	nb := &lingerConn{lingering: true}
+	fd, _ = tab.Socket(AF_INET, SOCK_STREAM, IPPROTO_TCP)
+	tab.fds[fd].conn, tab.fds[fd].nonblock = nb, true
+	if err := tab.Close(fd); err != nil {
+		t.Errorf("non-blocking close = %v, want 0", err)
+	}
+}

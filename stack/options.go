@@ -80,11 +80,11 @@ type Options struct {
 	// TimeWaitProfile selects whose TIME-WAIT rules apply
 	// (ustack.timewait_profile): "linux-6.18", "linux-4.11" or "linux-3.10".
 	TimeWaitProfile string
-	// TSClockSkew shifts this stack's protocol clock forward
-	// (ustack.ts_clock_skew, ms): TSvals, the ISN clock and the PAWS
-	// seconds clock run ahead of the Clock by this much, so tests can give
-	// two stacks different timestamp clocks. Timers still fire after their
-	// nominal durations.
+	// TSClockSkew is added to the timestamp-option clock of every
+	// connection and TIME-WAIT record (ustack.ts_clock_skew, ms, either
+	// sign), so tests can give two stacks different timestamp clocks or
+	// move a running stack's TSvals backwards (the peer then sees PAWS
+	// failures). It can change on a running stack; timers are unaffected.
 	TSClockSkew time.Duration
 	// Manual disables the reader, worker and timer goroutines
 	// (ustack.manual): packets enter only through DeliverPacket and timers
@@ -361,7 +361,7 @@ var knobs = map[string]knob{
 			return fmt.Errorf("%w: timewait profile %q (want %s, %s or %s)", ErrInvalidValue, v, ProfileLinux618, ProfileLinux411, ProfileLinux310)
 		},
 	},
-	"ustack.ts_clock_skew": durKnob(func(o *Options) *time.Duration { return &o.TSClockSkew }, time.Millisecond, 0, maxInt32),
+	"ustack.ts_clock_skew": durKnob(func(o *Options) *time.Duration { return &o.TSClockSkew }, time.Millisecond, -maxInt32, maxInt32),
 	"ustack.manual":        boolKnob(func(o *Options) *bool { return &o.Manual }),
 }
 
@@ -444,9 +444,6 @@ func (o *Options) validate() error {
 	}
 	if o.TCPTwReuseDelay < time.Millisecond || o.TCPTwReuseDelay > 60*time.Second {
 		return fmt.Errorf("%w: tcp_tw_reuse_delay must be in [1, 60000] ms", ErrInvalidValue)
-	}
-	if o.TSClockSkew < 0 {
-		return fmt.Errorf("%w: negative ustack.ts_clock_skew", ErrInvalidValue)
 	}
 	if o.Workers < 0 {
 		return fmt.Errorf("%w: negative worker count", ErrInvalidValue)

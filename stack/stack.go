@@ -53,11 +53,13 @@ type Stack struct {
 	optMu sync.Mutex                 // serializes SetOption
 	cfg   atomic.Pointer[tcp.Config] // for new connections; live ones keep theirs
 	clock Clock
-	skew  tcp.Time // ustack.ts_clock_skew: the stack's time is clock + skew
-	dev   tun.Device
-	mtu   int
-	m     *metrics.Counters
-	addrs [][4]byte
+	// tsSkew is ustack.ts_clock_skew in ns: added to every timestamp
+	// option's clock (connections and TIME-WAIT ACKs), never to timers.
+	tsSkew atomic.Int64
+	dev    tun.Device
+	mtu    int
+	m      *metrics.Counters
+	addrs  [][4]byte
 
 	table     table
 	listeners listenTable
@@ -111,9 +113,11 @@ func New(dev tun.Device, opts Options) (*Stack, error) {
 	if s.clock == nil {
 		s.clock = NewRealClock()
 	}
-	s.skew = tcp.Time(opts.TSClockSkew)
+	s.tsSkew.Store(int64(opts.TSClockSkew))
 	s.m = metrics.New()
-	s.cfg.Store(opts.tcpConfig(s.mtu))
+	cfg0 := opts.tcpConfig(s.mtu)
+	cfg0.TSSkew = &s.tsSkew
+	s.cfg.Store(cfg0)
 	s.seed = rand.Uint64()
 	s.ipID.Store(rand.Uint32())
 	s.table.init()
@@ -164,10 +168,8 @@ func (s *Stack) isClosed() bool {
 // Counters returns the stack's MIB counters.
 func (s *Stack) Counters() *metrics.Counters { return s.m }
 
-// now is the stack's protocol time: the clock shifted by
-// ustack.ts_clock_skew. Everything inside the stack (engine, TIME-WAIT,
-// timers) uses it; only the Clock boundary converts.
-func (s *Stack) now() tcp.Time { return s.clock.Now() + s.skew }
+// now is the stack's protocol time.
+func (s *Stack) now() tcp.Time { return s.clock.Now() }
 
 // o returns the current options (never modified in place).
 func (s *Stack) o() *Options { return s.opts.Load() }
@@ -185,8 +187,8 @@ func (s *Stack) Options() Options {
 // TIME-WAIT processing see the new value at once; the engine's knobs
 // (tcp.Config) apply to connections created afterwards, while existing
 // connections keep the values they started with. ustack.workers,
-// ustack.manual, ustack.timewait_profile and ustack.ts_clock_skew are fixed when the stack is
-// created.
+// ustack.manual and ustack.timewait_profile are fixed when the stack is
+// created; ustack.ts_clock_skew applies at once to every connection.
 func (s *Stack) SetOption(name, value string) error {
 	s.optMu.Lock()
 	defer s.optMu.Unlock()
@@ -195,12 +197,13 @@ func (s *Stack) SetOption(name, value string) error {
 	if err := o.Set(name, value); err != nil {
 		return err
 	}
-	if o.Workers != old.Workers || o.Manual != old.Manual || o.TimeWaitProfile != old.TimeWaitProfile ||
-		o.TSClockSkew != old.TSClockSkew {
+	if o.Workers != old.Workers || o.Manual != old.Manual || o.TimeWaitProfile != old.TimeWaitProfile {
 		return fmt.Errorf("stack: set %s: %w: fixed when the stack is created", name, ErrInvalidValue)
 	}
 	cfg := o.tcpConfig(s.mtu)
 	cfg.Secret = s.cfg.Load().Secret // ISNs and TS offsets stay continuous
+	cfg.TSSkew = &s.tsSkew
+	s.tsSkew.Store(int64(o.TSClockSkew))
 	s.cfg.Store(cfg)
 	s.opts.Store(&o)
 	s.tw.reconfigure(&o)

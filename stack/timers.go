@@ -70,16 +70,16 @@ func (s *Stack) cancelTimer(c *conn) {
 // nextDeadline implements timerSink, on the clock's time base.
 func (s *Stack) nextDeadline() tcp.Time {
 	if n := s.nextTimer(); n != 0 {
-		return max(n-s.skew, 1)
+		return max(n, 1)
 	}
 	return 0
 }
 
 // runTimers implements timerSink, on the clock's time base.
-func (s *Stack) runTimers(now tcp.Time) { s.fireTimers(now + s.skew) }
+func (s *Stack) runTimers(now tcp.Time) { s.fireTimers(now) }
 
 // nextTimer returns the earliest deadline of the connection wheel, the
-// death row and the reassembly queues, on the stack's (skewed) time base.
+// death row and the reassembly queues, on the stack's time base.
 func (s *Stack) nextTimer() tcp.Time {
 	var next tcp.Time
 	earliest := func(t tcp.Time) {

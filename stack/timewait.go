@@ -173,7 +173,7 @@ func (s *Stack) inputTimeWait(h uint64, k tcp.Tuple, r *timewait.Record, seg *tc
 		s.tw.mu.Unlock()
 	}
 	// What a TW ACK carries, read under the lock (TW-RESP-1).
-	sndNxt, rcvNxt, win, hasTS, tsval, tsecr, tos := r.SndNxt, r.RcvNxt, r.Window(), r.HasTS(), r.TSVal(int64(now)), r.TSRecent, r.TOS
+	sndNxt, rcvNxt, win, hasTS, tsval, tsecr, tos := r.SndNxt, r.RcvNxt, r.Window(), r.HasTS(), r.TSVal(int64(now)+s.tsSkew.Load()), r.TSRecent, r.TOS
 	dead := false
 	action := v.Action
 	if action == timewait.ActionSYN {

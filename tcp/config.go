@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"math/bits"
+	"sync/atomic"
 	"time"
 )
 
@@ -72,6 +73,11 @@ type Config struct {
 
 	// Secret keys the ISN and timestamp-offset hashes (RFC 6528).
 	Secret [16]byte
+	// TSSkew, if set, is added (in ns, either sign) to the timestamp-option
+	// clock of every connection that shares it, at each use, so a test can
+	// move a running stack's TSvals back or forth (ustack.ts_clock_skew)
+	// without moving its timers.
+	TSSkew *atomic.Int64
 }
 
 // DefaultConfig returns Linux 6.18's defaults with a fresh random secret.

@@ -373,7 +373,17 @@ func (c *Conn) add(id metrics.ID, n uint32) {
 func (t Time) add(d time.Duration) Time { return t + Time(d) }
 
 // tsNow is the TSval clock: ms plus the per-connection offset.
-func (c *Conn) tsNow(now Time) uint32 { return uint32(int64(now)/1e6) + c.tsOffset }
+func (c *Conn) tsNow(now Time) uint32 { return uint32(int64(now)/1e6) + c.tsOff() }
+
+// tsOff is the connection's TSval offset plus the stack's test skew
+// (Config.TSSkew, whole ms), read at each use so the skew can change while
+// the connection runs.
+func (c *Conn) tsOff() uint32 {
+	if c.cfg.TSSkew == nil {
+		return c.tsOffset
+	}
+	return c.tsOffset + uint32(c.cfg.TSSkew.Load()/1e6)
+}
 
 func seconds(now Time) int64 { return int64(now) / 1e9 }
 

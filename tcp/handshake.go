@@ -262,7 +262,7 @@ func (c *Conn) synSentInput(seg *Segment, now Time, e Emitter) {
 			return
 		}
 		if seg.Opts.HasTS && seg.Opts.TSEcr != 0 && c.cfg.Timestamps != 0 {
-			ecr := seg.Opts.TSEcr - c.tsOffset
+			ecr := seg.Opts.TSEcr - c.tsOff()
 			if int32(ecr-uint32(int64(c.synSentAt)/1e6)) < 0 || int32(ecr-uint32(int64(now)/1e6)) > 0 {
 				c.inc(metrics.TcpExtPAWSActive) // PAWS-10
 				c.replyReset(seg, e)

@@ -451,11 +451,11 @@ func (c *Conn) processAck(seg *Segment, now Time, e Emitter) bool {
 		c.clearRelost()
 	}
 	var newlySacked uint32
-	dsack := false
+	dsack, dsackTLP := false, false
 	lostBefore, priorDelivered := c.rack.lost, c.snd.Delivered
 	priorFack, hadSACK := c.sacked.highest()
 	if c.sackOK && seg.Opts.NumSACK > 0 {
-		dsack = c.checkDSACK(&seg.Opts, ack)
+		dsack, dsackTLP = c.checkDSACK(&seg.Opts, ack)
 		newlySacked = c.sackTag(&seg.Opts, ack, now)
 	}
 	advanced := after(ack, priorUna)
@@ -465,7 +465,11 @@ func (c *Conn) processAck(seg *Segment, now Time, e Emitter) bool {
 		acked := ack - priorUna
 		ackedUnsacked = acked - c.sacked.bytesIn(priorUna, ack)
 		if c.sackOK {
-			c.rackCumAck(priorUna, ack, priorFack, hadSACK, now)
+			var tsecr uint32
+			if seg.Opts.HasTS {
+				tsecr = seg.Opts.TSEcr
+			}
+			c.rackCumAck(priorUna, ack, priorFack, hadSACK, tsecr, now)
 		}
 		data := acked
 		// The SYN and FIN occupy sequence space but no ring bytes.
@@ -535,7 +539,7 @@ func (c *Conn) processAck(seg *Segment, now Time, e Emitter) bool {
 		}
 		dubious := dup || newlySacked > 0 || dsack || c.caState != cc.Open
 		reoArmed = c.fastRetransAlert(seg, advanced, dup, dubious, ackedPkts, newlySacked, now)
-		c.processTLPAck(ack, advanced, winUpdate || newlySacked > 0 || len(seg.Payload) > 0, now)
+		c.processTLPAck(ack, advanced, winUpdate || newlySacked > 0 || len(seg.Payload) > 0, dsackTLP, now)
 		c.congControl(ack, ackedPkts, deliveredPkts, c.rack.lost-lostBefore, advanced, now)
 		c.updatePacingRate()
 		// retrans_stamp lives while retransmitted data is outstanding

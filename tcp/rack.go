@@ -43,7 +43,7 @@ type rackState struct {
 
 const (
 	rackRecoveryThresh = 16                     // TCP_RACK_RECOVERY_THRESH
-	maxReordering      = 300                    // tcp_max_reordering
+	maxReordering      = 300                    // tcp_max_reordering (sysctl default; no Config knob yet)
 	timeoutMinUs       = 2000                   // TCP_TIMEOUT_MIN_US
 	jiffy              = time.Millisecond       // HZ=1000
 	rackNoMinRTT       = int64(^uint32(0) >> 1) // tcp_min_rtt before any sample
@@ -89,14 +89,26 @@ func (c *Conn) rackAdvance(everRtx bool, end uint32, xmit, now Time) {
 	}
 }
 
-// sackedOut is tp->sacked_out in segments.
+// sackedOut is tp->sacked_out: SACKed segments as sent (a 400-byte
+// segment counts one, like a one-packet skb), by MSS past the log's end.
 func (c *Conn) sackedOut() uint32 {
 	if c.sacked.n == 0 {
 		return 0
 	}
-	b := c.sacked.bytesIn(c.sndUna, c.sndNxt)
-	mss := uint32(max(c.mssCache, 1))
-	return (b + mss - 1) / mss
+	var n uint32
+	start := c.sndUna
+	for i := range c.txlog.n {
+		r := c.txlog.at(i)
+		if after(r.end, start) && c.sacked.bytesIn(start, r.end) == r.end-start {
+			n++
+		}
+		start = r.end
+	}
+	if before(start, c.sndNxt) {
+		mss := uint32(max(c.mssCache, 1))
+		n += (c.sacked.bytesIn(start, c.sndNxt) + mss - 1) / mss
+	}
+	return n
 }
 
 // rackReoWnd is tcp_rack_reo_wnd in µs.
@@ -357,7 +369,11 @@ func (c *Conn) retransmitRelost(now Time, e Emitter) bool {
 // rackCumAck is tcp_clean_rtx_queue's RACK part for the records the ACK
 // covers: each one not SACKed before advances RACK, and never-retransmitted
 // data filling a hole below the previous highest SACK is reordering.
-func (c *Conn) rackCumAck(priorUna, ack, priorFack uint32, hadSACK bool, now Time) {
+//
+// tsecr is the ACK's echoed timestamp (0: none); a retransmitted segment
+// whose ACK echoes a time before the retransmission was ACKed for its
+// original, which says nothing about RACK's clock (tcp_skb_spurious_retrans).
+func (c *Conn) rackCumAck(priorUna, ack, priorFack uint32, hadSACK bool, tsecr uint32, now Time) {
 	reord := c.sndNxt
 	start := priorUna
 	for i := range c.txlog.n {
@@ -368,6 +384,9 @@ func (c *Conn) rackCumAck(priorUna, ack, priorFack uint32, hadSACK bool, now Tim
 			break
 		}
 		if c.sacked.bytesIn(rs, re) == re-rs {
+			continue
+		}
+		if r.rtx && tsecr != 0 && c.tsOK && int32(tsecr-c.tsNow(r.at)) < 0 {
 			continue
 		}
 		c.rackAdvance(r.rtx, re, r.at, now)

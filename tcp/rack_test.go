@@ -156,22 +156,45 @@ func TestRACKLostRetransmission(t *testing.T) {
 	}
 }
 
-// tcp_rack_update_reo_wnd: a DSACK widens the reordering window by one
-// min_rtt/4 step (capped at srtt) for the next recoveries.
+// tcp_rack_update_reo_wnd: once reordering was seen, a DSACK for a
+// retransmission widens the reordering window by one min_rtt/4 step
+// (capped at srtt) for the next 16 recoveries (tcp_dsack_seen).
 func TestRACKDSACKWidensReoWnd(t *testing.T) {
 	h, sent := passiveRTT(t, 100*time.Millisecond, 4)
 	h.now = sent.add(100 * time.Millisecond)
-	h.c.rack.reordSeen = 1
+	// 4, then 2 (below the highest SACK: reordering), then 3.
+	h.send(mkSeg(peerISN+1, snd1, fA, 65535, nil, sackOpt(snd1+3000, snd1+4000)))
+	h.send(mkSeg(peerISN+1, snd1, fA, 65535, nil, sackOpt(snd1+1000, snd1+2000, snd1+3000, snd1+4000)))
+	h.send(mkSeg(peerISN+1, snd1, fA, 65535, nil, sackOpt(snd1+1000, snd1+4000)))
+	h.expectNone() // reordering seen: reo_wnd stays min_rtt/4 despite 3 SACKed
+	if h.c.rack.reordSeen == 0 {
+		t.Fatal("no reordering seen")
+	}
 	if w := h.c.rackReoWnd(); w != 25000 {
 		t.Fatalf("reo_wnd %d µs, want 25000", w)
 	}
-	// A DSACK below snd_una for data the receiver got twice.
-	h.send(mkSeg(peerISN+1, snd1+1000, fA, 65535, nil, sackOpt(snd1, snd1+1000)))
-	if !(h.c.rack.reoSteps == 2 && h.c.rack.reoPersist == rackRecoveryThresh) {
+	h.advanceToTimer()
+	h.expect(fA, snd1, peerISN+1) // 1 is lost after all
+	// The original of 1 arrives too: the ACK carries a DSACK for it.
+	h.now += Time(100 * time.Millisecond)
+	h.send(mkSeg(peerISN+1, snd1+4000, fA, 65535, nil, sackOpt(snd1, snd1+1000)))
+	if h.c.rack.reoSteps != 2 || h.c.rack.reoPersist != rackRecoveryThresh {
 		t.Fatalf("steps %d persist %d", h.c.rack.reoSteps, h.c.rack.reoPersist)
 	}
-	if w := h.c.rackReoWnd(); w != 50000 {
-		t.Fatalf("reo_wnd %d µs, want 50000", w)
+	if w, want := h.c.rackReoWnd(), min(int64(50000), h.c.srttUs>>3); w != want {
+		t.Fatalf("reo_wnd %d µs, want %d", w, want)
+	}
+}
+
+// tcp_dsack_seen: a DSACK reporting more duplicates than were ever
+// retransmitted is dubious and ignored (nothing to undo, no RACK step).
+func TestDSACKWithoutRetransmissionIgnored(t *testing.T) {
+	h, sent := passiveRTT(t, 100*time.Millisecond, 4)
+	h.now = sent.add(100 * time.Millisecond)
+	h.c.rack.reordSeen = 1
+	h.send(mkSeg(peerISN+1, snd1+1000, fA, 65535, nil, sackOpt(snd1, snd1+1000)))
+	if h.c.rack.dsackSeen || h.c.rack.reoSteps > 1 {
+		t.Fatalf("dsack_seen %v steps %d", h.c.rack.dsackSeen, h.c.rack.reoSteps)
 	}
 }
 

@@ -179,13 +179,15 @@ func (c *Conn) sendLossProbe(now Time, e Emitter) {
 
 // processTLPAck is tcp_process_tlp_ack: a retransmitted probe that was
 // needed (the ACK goes past it) means a loss: reduce cwnd once (CWR).
-func (c *Conn) processTLPAck(ack uint32, advanced, notDup bool, now Time) {
+func (c *Conn) processTLPAck(ack uint32, advanced, notDup, dsackTLP bool, now Time) {
 	if !c.tlpActive || before(ack, c.tlpHigh) {
 		return
 	}
 	switch {
 	case !c.tlpRetrans:
 		c.tlpActive = false
+	case dsackTLP:
+		c.tlpActive = false // the DSACK shows original and probe both arrived
 	case after(ack, c.tlpHigh):
 		c.tlpActive = false
 		c.syncCC()

@@ -47,7 +47,7 @@ func (c *Conn) packetDelayed(seg *Segment) bool {
 	if c.undo.firstRtx == 0 || !c.tsOK || !seg.Opts.HasTS || seg.Opts.TSEcr == 0 {
 		return false
 	}
-	first := uint32(int64(c.undo.firstRtx)/1e6) + c.tsOffset
+	first := c.tsNow(c.undo.firstRtx)
 	return int32(seg.Opts.TSEcr-first) < 0
 }
 
@@ -71,26 +71,47 @@ func (c *Conn) undoCwndReduction(unmarkLoss bool) {
 	c.undo.valid = false
 }
 
-// checkDSACK is tcp_check_dsack's undo part: a DSACK for data above the
-// undo marker means one retransmission was unnecessary.
-// It reports whether the ACK carried a DSACK (FLAG_DSACKING_ACK), which
-// also widens RACK's reordering window (tcp_dsack_seen).
-func (c *Conn) checkDSACK(o *header.Options, ack uint32) bool {
+// checkDSACK is tcp_check_dsack with tcp_dsack_seen. A first block below
+// the ACK, or inside the second block, is a DSACK. One wider than the
+// largest window, or reporting more duplicates than were ever
+// retransmitted, is ignored as dubious. Otherwise it counts against
+// undo_retrans (the undo part: one retransmission was unnecessary) and,
+// once reordering was seen and unless it only reports the loss probe,
+// asks RACK to widen its reordering window. It reports the DSACK
+// (FLAG_DSACKING_ACK) and whether it covers exactly the probe
+// (FLAG_DSACK_TLP).
+func (c *Conn) checkDSACK(o *header.Options, ack uint32) (dsack, tlp bool) {
 	if o.NumSACK == 0 {
-		return false
+		return false, false
 	}
 	s, e := o.SACK[0].Start, o.SACK[0].End
-	dsack := before(s, ack) || (o.NumSACK > 1 && !before(s, o.SACK[1].Start) && !after(e, o.SACK[1].End))
+	dsack = before(s, ack) || (o.NumSACK > 1 && !before(s, o.SACK[1].Start) && !after(e, o.SACK[1].End))
 	if !dsack || !after(e, s) {
-		return false
+		return false, false
 	}
-	c.rack.dsackSeen = true
 	c.inc(metrics.TcpExtTCPDSACKRecv)
-	if c.undo.valid && c.undo.retrans > 0 && !before(s, c.undo.marker) {
-		segs := int((e - s + uint32(c.mssCache) - 1) / uint32(max(c.mssCache, 1)))
-		c.undo.retrans = max(c.undo.retrans-max(segs, 1), 0)
+	mss := uint32(max(c.mssCache, 1))
+	seqLen := e - s
+	if seqLen > c.maxWindow {
+		return false, false
 	}
-	return true
+	dupSegs := uint32(1)
+	if seqLen > mss {
+		dupSegs = (seqLen + mss - 1) / mss
+	} else if c.tlpActive && c.tlpHigh == e {
+		tlp = true
+	}
+	c.dsackDups += dupSegs
+	if uint64(c.dsackDups) > c.totalRetrans {
+		return false, false // duplicates we never sent twice
+	}
+	if c.rack.reordSeen > 0 && !tlp {
+		c.rack.dsackSeen = true
+	}
+	if c.undo.valid && c.undo.retrans > 0 && !before(s, c.undo.marker) {
+		c.undo.retrans = max(c.undo.retrans-int(dupSegs), 0)
+	}
+	return true, tlp
 }
 
 // tryUndoRecovery is tcp_try_undo_recovery, run when Recovery or Loss ends.

@@ -34,6 +34,7 @@ type conn struct {
 	ln        *listener // parent listener until accepted
 	queued    bool      // sitting in ln's accept queue
 	userClose bool      // the application closed it (orphan while hashed)
+	orphan    bool      // counted in the stack's orphan count (trackOrphan)
 	timerAt   tcp.Time  // deadline the wheel entry is filed for, 0 = none
 
 	// rq wakes readers (and Dial); wq wakes writers, Dial and lingering
@@ -113,6 +114,7 @@ func (s *Stack) afterEngine(c *conn, b *batch) {
 	if ev&tcp.EventClosed != 0 && c.hashed {
 		s.unhash(c)
 	}
+	s.trackOrphan(c, now)
 	s.fileTimer(c)
 	b.wake(c, ev)
 	b.commit() // still under c.mu: keeps c's segments in build order on the wire (tx.go)
@@ -124,6 +126,7 @@ func (s *Stack) afterEngine(c *conn, b *batch) {
 func (s *Stack) unhash(c *conn) {
 	s.table.removeConn(c.hash, c.tuple, c)
 	c.hashed = false
+	s.trackOrphan(c, s.now())
 	if c.ln != nil && !c.queued {
 		c.ln.childGone(c)
 	}
@@ -153,6 +156,7 @@ func (s *Stack) enterTimeWait(c *conn, now tcp.Time) {
 		return
 	}
 	c.hashed = false
+	s.trackOrphan(c, now)
 	if c.ln != nil && !c.queued {
 		c.ln.childGone(c)
 	}

@@ -186,8 +186,8 @@ func (d *Dialer) start(raddr *net.TCPAddr) (*TCPConn, error) {
 			sh := s.table.shard(h)
 			sh.mu.Lock()
 			defer sh.mu.Unlock()
-			e, ok := sh.m[k]
-			if ok && e.c != nil {
+			e := sh.getLocked(k)
+			if e.c != nil {
 				return false, nil
 			}
 			var displaced any
@@ -204,7 +204,7 @@ func (d *Dialer) start(raddr *net.TCPAddr) (*TCPConn, error) {
 				displaced = e.tw
 			}
 			c.tuple, c.hash, c.hashed = k, h, true
-			sh.m[k] = entry{c: c}
+			sh.setConnLocked(k, c)
 			return true, displaced
 		}
 	}

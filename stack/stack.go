@@ -12,12 +12,12 @@
 // connection's lock while it runs the engine; the engine writes its output
 // into the worker's batch. API calls and the timer goroutine run the engine
 // of the same connection too, so before the lock is released the batch
-// hands its packets to the stack's transmit queue, one FIFO for the device:
-// a connection's segments reach the wire in the order they were built. The
-// queue is written, and the waiters woken, after the lock is released, by
-// whichever goroutine wins the queue's writer flag (tx.go). One timer
-// goroutine fires connection timers (timewait/wheel), TIME-WAIT expiry and
-// reassembly timeouts.
+// hands its packets to the stack's transmit queue for that flow (a FIFO for
+// the device, one per worker): a connection's segments reach the wire in
+// the order they were built. The queue is written, and the waiters woken,
+// after the lock is released, by whichever goroutine wins the queue's
+// writer flag (tx.go). One timer goroutine fires connection timers
+// (timewait/wheel), TIME-WAIT expiry and reassembly timeouts.
 //
 // With Options.Manual none of these goroutines run: DeliverPacket processes
 // a packet on the caller's goroutine and a VirtualClock fires the timers
@@ -71,7 +71,7 @@ type Stack struct {
 	icmpLimit icmpLimiter
 
 	batches sync.Pool // *batch for API calls and timers
-	tx      txQueue   // every packet for the device goes through it (tx.go)
+	tx      []txQueue // every packet for the device goes through one (tx.go)
 	ipID    atomic.Uint32
 	seed    uint64 // flow hash seed
 
@@ -117,6 +117,7 @@ func New(dev tun.Device, opts Options) (*Stack, error) {
 	s.m = metrics.New()
 	cfg0 := opts.tcpConfig(s.mtu)
 	cfg0.TSSkew = &s.tsSkew
+	cfg0.TooManyOrphans = s.tooManyOrphans
 	s.cfg.Store(cfg0)
 	s.seed = rand.Uint64()
 	s.ipID.Store(rand.Uint32())
@@ -126,6 +127,7 @@ func New(dev tun.Device, opts Options) (*Stack, error) {
 	s.tw = newTWState(s)
 	s.timers.init(s.now())
 	s.frag.init(s)
+	s.initTx(&opts)
 
 	driven := s.clock.attach(s)
 	if !opts.Manual {
@@ -203,6 +205,7 @@ func (s *Stack) SetOption(name, value string) error {
 	cfg := o.tcpConfig(s.mtu)
 	cfg.Secret = s.cfg.Load().Secret // ISNs and TS offsets stay continuous
 	cfg.TSSkew = &s.tsSkew
+	cfg.TooManyOrphans = s.tooManyOrphans
 	s.tsSkew.Store(int64(o.TSClockSkew))
 	s.cfg.Store(cfg)
 	s.opts.Store(&o)
@@ -216,12 +219,13 @@ func (s *Stack) Clock() Clock { return s.clock }
 // Config returns the engine configuration new connections get.
 func (s *Stack) Config() *tcp.Config { return s.cfg.Load() }
 
-// output writes finished packets to the device. Only the transmit queue's
-// writer calls it (one goroutine at a time, see tx.go), so the device
-// sees the queue's order. No lock of ours is held here, so a device may
-// even deliver synchronously into another stack, or into this one: the
-// packets that delivery produces are queued and written by this same
-// writer when output returns.
+// output writes finished packets to the device. Only a transmit queue's
+// writer calls it (one goroutine at a time per queue, see tx.go), so the
+// device sees each queue's order; writers of different queues write
+// concurrently (a TUN write is one write(2) per packet). No lock of ours
+// is held here, so a device may even deliver synchronously into another
+// stack, or into this one: the packets that delivery produces are queued
+// and written by this same writer when output returns.
 func (s *Stack) output(pkts [][]byte) {
 	if s.dev == nil {
 		return

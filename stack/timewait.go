@@ -159,7 +159,7 @@ func (s *Stack) inputTimeWait(h uint64, k tcp.Tuple, r *timewait.Record, seg *tc
 	}
 	sh := s.table.shard(h)
 	sh.mu.Lock()
-	if e := sh.m[k]; e.tw != r {
+	if e := sh.getLocked(k); e.tw != r {
 		sh.mu.Unlock()
 		return false
 	}

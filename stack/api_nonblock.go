@@ -130,7 +130,9 @@ func (t *TCPConn) SoError() syscall.Errno {
 	defer c.mu.Unlock()
 	err := c.tc.Err()
 	if err == nil || t.errTaken {
-		return 0
+		// Like sock_error: with no hard error, SO_ERROR reports (and
+		// clears) the soft one, e.g. an ICMP error seen while retrying.
+		return c.tc.TakeSoftErr()
 	}
 	t.errTaken = true
 	if errno, ok := engineErr(err).(syscall.Errno); ok {

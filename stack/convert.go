@@ -35,6 +35,8 @@ func (o *Options) tcpConfig(mtu int) *tcp.Config {
 		c.Reordering = o.TCPReordering
 	}
 	c.EarlyRetrans = o.TCPEarlyRetrans
+	c.FRTO = o.TCPFrto
+	c.Recovery = o.TCPRecovery
 	return c
 }
 

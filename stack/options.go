@@ -66,10 +66,9 @@ type Options struct {
 	TCPDsack              bool // net.ipv4.tcp_dsack
 	TCPReordering         int  // net.ipv4.tcp_reordering (initial reordering degree)
 	TCPEarlyRetrans       int  // net.ipv4.tcp_early_retrans (0..4; 3 = tail loss probes)
-	// TCPFrto and TCPRecovery are stored and readable but the engine has
-	// no knob for them yet: it always behaves as with Linux's defaults
-	// (tcp_frto 2, tcp_recovery 1 = RACK loss detection as far as
-	// implemented).
+	// TCPFrto (F-RTO, RFC 5682; 2 = Linux's default) and TCPRecovery
+	// (bit 1 = RACK loss detection, 2 = static reordering window,
+	// 4 = no duplicate-ACK threshold) reach the engine as on Linux.
 	TCPFrto         int   // net.ipv4.tcp_frto
 	TCPRecovery     int   // net.ipv4.tcp_recovery
 	TCPNotsentLowat int64 // net.ipv4.tcp_notsent_lowat (u32; UINT_MAX = no limit)

@@ -376,7 +376,7 @@ func (t *TCPConn) ReadBuffer() (int, error) {
 	var v int
 	err := t.getOpt(func() {
 		if v = t.opts.rcvBuf; v == 0 {
-			v = t.s.o().TCPRmem[1]
+			v = t.c.tc.RecvBufferSize()
 		}
 	})
 	return v, err

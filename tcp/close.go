@@ -104,6 +104,9 @@ func (c *Conn) WriteMsg(p []byte, flags MsgFlags, now Time, e Emitter) (int, err
 	}
 	more := flags&MsgMore != 0
 	wasEmpty := c.sndNxt == c.writeSeq
+	if len(p) > 0 {
+		c.seedRings()
+	}
 	n := 0
 	for {
 		q := p[n:]

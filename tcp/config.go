@@ -28,8 +28,13 @@ type Config struct {
 	OrphanRetries int // tcp_orphan_retries (0 means 8)
 	Reordering    int // tcp_reordering (3)
 	EarlyRetrans  int // tcp_early_retrans (3: tail loss probes on)
-	FRTO          int // tcp_frto (2: SACK-enhanced F-RTO)
-	InitCwnd      uint32
+	FRTO          int // tcp_frto: 0 off, else F-RTO after an RTO (Linux default 2)
+	// Recovery is tcp_recovery, a bit set: RecoveryRACK (the default 1)
+	// detects losses by RACK; without it SACK connections mark losses by
+	// the duplicate-ACK threshold alone (tcp_update_scoreboard).
+	// RecoveryStaticReoWnd and RecoveryNoDupthresh are Linux's bits 2 and 4.
+	Recovery int
+	InitCwnd uint32
 	// SlowStartAfterIdle is tcp_slow_start_after_idle (default on).
 	SlowStartAfterIdle bool
 
@@ -97,6 +102,7 @@ func DefaultConfig() *Config {
 		Reordering:         3,
 		EarlyRetrans:       3,
 		FRTO:               2,
+		Recovery:           RecoveryRACK,
 		InitCwnd:           10,
 		SlowStartAfterIdle: true,
 		FinTimeout:         60 * time.Second,
@@ -115,6 +121,14 @@ func DefaultConfig() *Config {
 	_, _ = rand.Read(c.Secret[:])
 	return c
 }
+
+// tcp_recovery bits (TCP_RACK_LOSS_DETECTION, TCP_RACK_STATIC_REO_WND,
+// TCP_RACK_NO_DUPTHRESH).
+const (
+	RecoveryRACK         = 0x1
+	RecoveryStaticReoWnd = 0x2
+	RecoveryNoDupthresh  = 0x4
+)
 
 // Fixed kernel constants that are not sysctls.
 const (

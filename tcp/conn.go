@@ -12,11 +12,12 @@ import (
 // reads no clock and holds no lock: the stack serializes the calls, passes
 // the time and an Emitter, and collects Events afterwards.
 type Conn struct {
-	cfg   *Config
-	m     *metrics.Counters
-	tuple Tuple
-	state State
-	err   syscall.Errno
+	cfg        *Config
+	m          *metrics.Counters
+	tuple      Tuple
+	state      State
+	twSubstate State
+	err        syscall.Errno
 	// softErr is sk_err_soft: an ICMP error reported only if the
 	// connection later times out (tcp_write_err).
 	softErr syscall.Errno
@@ -25,15 +26,14 @@ type Conn struct {
 	events Event
 
 	// Flags of the socket's life.
-	orphan     bool // closed by the application (SOCK_DEAD)
-	rdShut     bool // RCV_SHUTDOWN
-	wrShut     bool // SEND_SHUTDOWN (FIN queued or connection gone)
-	finQueued  bool // our FIN occupies sequence writeSeq-1
-	finRcvd    bool // the peer's FIN was consumed (rcvNxt counts it)
-	wantTW     bool // EventTimeWait raised, TimeWaitInfo valid
-	twSubstate State
-	twTimeout  time.Duration
-	twInfo     TimeWaitInfo
+	orphan    bool // closed by the application (SOCK_DEAD)
+	rdShut    bool // RCV_SHUTDOWN
+	wrShut    bool // SEND_SHUTDOWN (FIN queued or connection gone)
+	finQueued bool // our FIN occupies sequence writeSeq-1
+	finRcvd   bool // the peer's FIN was consumed (rcvNxt counts it)
+	wantTW    bool // EventTimeWait raised, TimeWaitInfo valid
+	twTimeout time.Duration
+	twInfo    TimeWaitInfo
 
 	// Send sequence space (RFC 9293 names, Linux meanings).
 	iss       uint32
@@ -46,11 +46,10 @@ type Conn struct {
 	maxWindow uint32
 	sndSml    uint32 // end of the last small segment sent (Minshall's Nagle)
 	pushSeq   uint32 // end of the most recent write (PSH goes there)
-	sndWScale uint8
-	mssCache  int // effective send MSS (peer's MSS minus options we always send)
-	advMSS    int // our MSS announcement
-	mssClamp  int // peer's MSS option (or 536)
-	userMSS   int // TCP_MAXSEG
+	mssCache  int    // effective send MSS (peer's MSS minus options we always send)
+	advMSS    int    // our MSS announcement
+	mssClamp  int    // peer's MSS option (or 536)
+	userMSS   int    // TCP_MAXSEG
 	sbuf      ring
 
 	// Receive sequence space.
@@ -60,6 +59,7 @@ type Conn struct {
 	rcvWup    uint32 // rcvNxt at that announcement
 	copiedSeq uint32
 	rcvWScale uint8
+	sndWScale uint8
 	rcvSSThr  uint32 // rcv_ssthresh
 	winClamp  uint32 // window_clamp
 	rcvMSS    int    // icsk_ack.rcv_mss estimate of the peer's segment size
@@ -126,6 +126,7 @@ type Conn struct {
 
 	// Congestion control.
 	ca         cc.Algorithm
+	cubic      cc.Cubic           // ca's state when it is CUBIC (the default), in place
 	hystart    cc.HyStartReporter // ca, when it reports HyStart exits
 	snd        cc.Sender
 	caState    cc.CAState
@@ -158,19 +159,20 @@ type Conn struct {
 	cork       bool
 	moreHold   bool // the push in progress is a MSG_MORE write's (pushMore)
 	keepalive  bool
+	lingerOn   bool
+	noSpace    bool  // SOCK_NOSPACE: a write found the send buffer full
+	chronoType uint8 // tp->chrono_type (chrono* constants)
 	keepIdle   time.Duration
 	keepIntvl  time.Duration
 	keepCnt    int
-	lingerOn   bool
 	lingerSecs int
 	linger2    time.Duration // 0 = sysctl; <0 = reset instead of FIN_WAIT2
 	userTO     time.Duration
 	rcvBufSet  int
 	sndBufSet  int
 
-	notSentLowat int  // TCP_NOTSENT_LOWAT (0 = Config.NotSentLowat)
-	noSpace      bool // SOCK_NOSPACE: a write found the send buffer full
-	skSndbuf     int  // sk_sndbuf as tcp_sndbuf_expand grows it (SO_SNDBUF unset)
+	notSentLowat int // TCP_NOTSENT_LOWAT (0 = Config.NotSentLowat)
+	skSndbuf     int // sk_sndbuf as tcp_sndbuf_expand grows it (SO_SNDBUF unset)
 
 	// Record boundaries of MSG_EOR writes in (snd_una, write_seq]: no
 	// segment, new or retransmitted, crosses one (tcp_skb_can_collapse).
@@ -180,7 +182,6 @@ type Conn struct {
 	eorHead int
 
 	// TCP_INFO bookkeeping (tcp_get_info).
-	chronoType  uint8    // tp->chrono_type (chrono* constants)
 	chronoStart Time     // tp->chrono_start
 	chronoStat  [3]int64 // jiffies (ms) busy, rwnd-limited, sndbuf-limited
 	probesTS    Time     // icsk_probes_tstamp: first zero-window probe of a series (0 none)
@@ -343,11 +344,32 @@ func (c *Conn) SetRecvBuffer(n int) {
 }
 
 // SetSendBuffer sets SO_SNDBUF (bytes as the user passes them; Linux doubles).
-// The ring holds the value passed (as allocBuffers sizes it), never less
-// than what is queued.
+// The ring's capacity becomes the value passed (as allocBuffers sizes it),
+// also below what is queued: like sk_sndbuf under sk_wmem_queued, writes
+// and writability then wait until ACKs drain the queue below the new size.
 func (c *Conn) SetSendBuffer(n int) {
 	c.sndBufSet = 2 * n
-	c.sbuf.resize(max(n, 4608, c.sbuf.n))
+	c.sbuf.resize(max(n, 4608))
+	c.txlog.setLimit(c.sbuf.cap(), c.mssCache)
+}
+
+// RecvBufferSize is getsockopt(SO_RCVBUF): the doubled SO_RCVBUF value if
+// the application set one, else sk_rcvbuf: tcp_rmem[1] as autotuning
+// (tcp_rcv_space_adjust) has raised it, twice the receive ring's capacity.
+func (c *Conn) RecvBufferSize() int {
+	if c.rcvBufSet > 0 {
+		return c.rcvBufSet
+	}
+	return max(2*c.rbuf.cap(), c.cfg.RMem[1])
+}
+
+// TakeSoftErr returns and clears sk_err_soft, the ICMP error kept for a
+// later timeout: getsockopt(SO_ERROR) reports it when sk_err is 0 and
+// clears it (sock_getsockopt's xchg).
+func (c *Conn) TakeSoftErr() syscall.Errno {
+	err := c.softErr
+	c.softErr = 0
+	return err
 }
 
 func (c *Conn) isSynchronized() bool {

@@ -16,10 +16,13 @@
 //
 // The engine never reads a clock, starts a goroutine or takes a lock, and it
 // does not allocate per segment: the send and receive buffers are rings
-// whose storage is allocated on demand (4 KiB, then doublings up to the
-// socket buffer size, see ring.go), the out-of-order queue and the SACK
-// scoreboard are fixed arrays of ranges, and retransmissions are cut from
-// the send ring.
+// whose storage is allocated on demand (1 KiB, then doublings up to the
+// socket buffer size, see ring.go; a connection's two rings start in one
+// chunk), the out-of-order queue and the SACK scoreboard are fixed arrays
+// of ranges allocated by their first use, the transmit log starts inline
+// and grows with the flight, CUBIC's state lives in the Conn, and
+// retransmissions are cut from the send ring. A short request/response
+// connection thus makes two allocations: the Conn and the ring chunk.
 //
 // # File map (after net/ipv4)
 //
@@ -31,7 +34,7 @@
 //	recovery.go   SACK scoreboard, fast retransmit, PRR, RTO loss state, cc hooks
 //	rack.go       RACK loss detection, REO timer, reordering (tcp_recovery.c)
 //	undo.go       undo of spurious reductions (DSACK, timestamps)
-//	txlog.go      per-segment send times: RTT samples, Karn, retrans_stamp
+//	txlog.go      per-segment send log: RTT samples, Karn, retrans_stamp, packet counts
 //	sack_rcv.go   out-of-order queue, SACK/DSACK generation, delayed-ACK clock
 //	autotune.go   receive-buffer autotuning (tcp_rcv_space_adjust)
 //	timers.go     RTO estimator and backoff, write timeouts, probe0, TLP, keepalive

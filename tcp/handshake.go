@@ -28,15 +28,24 @@ type ActiveOpts struct {
 	NoDelay                bool
 }
 
-// newConn allocates a connection and its buffers (the only allocations of
-// its life, except buffer growth).
+// newConn allocates a connection (its only allocation until data flows:
+// the rings, the transmit log beyond its inline records and the SACK and
+// out-of-order range arrays are allocated when first needed).
 func newConn(cfg *Config, m *metrics.Counters, t Tuple) *Conn {
 	c := &Conn{cfg: cfg, m: m, tuple: t}
 	c.rto = cfg.RTOInit
 	c.mdevUs = int64(cfg.RTOInit / time.Microsecond) // tcp_init_sock: tcpi_rttvar reads 250 ms before a sample
-	c.ca, _ = cc.New(cfg.CongestionControl)
-	if c.ca == nil {
-		c.ca, _ = cc.New("")
+	switch cfg.CongestionControl {
+	case "", "cubic":
+		// The default lives inside the Conn: one allocation fewer per connection.
+		_ = c.cubic.Setup(cc.DefaultCubicConfig())
+		c.ca = &c.cubic
+	default:
+		c.ca, _ = cc.New(cfg.CongestionControl)
+		if c.ca == nil {
+			_ = c.cubic.Setup(cc.DefaultCubicConfig())
+			c.ca = &c.cubic
+		}
 	}
 	c.hystart, _ = c.ca.(cc.HyStartReporter)
 	c.snd = cc.Sender{Cwnd: cfg.InitCwnd, SSThresh: cc.InfiniteSSThresh, CwndClamp: ^uint32(0)}

@@ -57,3 +57,24 @@ func TestICMPFragNeededLowersMSS(t *testing.T) {
 		t.Fatalf("resent %v", o)
 	}
 }
+
+// SO_ERROR with sk_err 0 returns sk_err_soft once (sock_getsockopt's
+// xchg); an acceptable ACK clears it too (tcp_ack: "something worked").
+func TestTakeSoftErr(t *testing.T) {
+	h := newHarness(t)
+	h.passive(plainSYN())
+	h.c.Write(payload(100, 0), h.now, h.e)
+	h.recv()
+	h.c.ICMPError(ICMPDestUnreach, 1, snd0, 0, h.now, h.e)
+	if got := h.c.TakeSoftErr(); got != syscall.EHOSTUNREACH {
+		t.Fatalf("SO_ERROR %v, want EHOSTUNREACH", got)
+	}
+	if got := h.c.TakeSoftErr(); got != 0 {
+		t.Fatalf("second SO_ERROR %v, want 0", got)
+	}
+	h.c.ICMPError(ICMPDestUnreach, 1, snd0, 0, h.now, h.e)
+	h.send(mkSeg(rcv0, snd0+100, fA, 65535, nil, nil))
+	if got := h.c.TakeSoftErr(); got != 0 {
+		t.Fatalf("soft error %v survived an ACK", got)
+	}
+}

@@ -236,9 +236,20 @@ func (c *Conn) queueCounts() (out, sacked, lost, retx uint32) {
 		}
 	}
 	if before(start, c.sndNxt) {
-		// Segments the log could not hold: whole MSS each.
+		// Segments the log could not hold: whole MSS each, so that the
+		// SACK and loss state of a long fat flight stays counted.
 		mss := uint32(max(c.mssCache, 1))
-		out += (c.sndNxt - start + mss - 1) / mss
+		pk := func(b uint32) uint32 { return (b + mss - 1) / mss }
+		out += pk(c.sndNxt - start)
+		sacked += c.sacked.bytesIn(start, c.sndNxt) / mss
+		if lostMark && before(start, c.lostHigh) {
+			lh := seqMin(c.lostHigh, c.sndNxt)
+			lost += pk((lh - start) - c.sacked.bytesIn(start, lh))
+			if after(c.rtxNext, start) {
+				rh := seqMin(c.rtxNext, lh)
+				retx += pk((rh - start) - c.sacked.bytesIn(start, rh))
+			}
+		}
 	}
 	if !c.sackOK {
 		// tcp_limit_reno_sacked: duplicate ACKs stand in for SACKed segments.

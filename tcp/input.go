@@ -408,11 +408,14 @@ func (c *Conn) mayUpdateWindow(seg *Segment) bool {
 func (c *Conn) processAck(seg *Segment, now Time, e Emitter) bool {
 	ack := seg.Ack
 	priorUna := c.sndUna
-	estab := c.state == StateEstablished
 	c.lastRTTus = -1
 	if before(ack, priorUna) {
-		if before(ack, priorUna-c.maxWindow) {
-			c.sendChallengeAck(now, e) // too old (RFC 5961 5.2)
+		// RFC 5961 5.2, with Linux's bound: never more than was ever
+		// acknowledged (min(max_window, bytes_acked)), so a young
+		// connection does not accept ACKs for bytes it never sent.
+		maxWin := uint32(min(uint64(c.maxWindow), c.bytesAcked))
+		if before(ack, priorUna-maxWin) {
+			c.sendChallengeAck(now, e) // too old: TCPChallengeACK, dropped
 			return false
 		}
 		if c.sackOK && seg.Opts.NumSACK > 0 {
@@ -421,8 +424,14 @@ func (c *Conn) processAck(seg *Segment, now Time, e Emitter) bool {
 		return true // old ACK: ignore it, keep the data
 	}
 	if after(ack, c.sndNxt) {
-		if !estab && c.state != StateSynRecv {
-			c.sendChallengeAck(now, e) // CLOSE-22
+		// ACK of unsent data (SKB_DROP_REASON_TCP_ACK_UNSENT_DATA): 6.18's
+		// tcp_ack answers it with tcp_send_challenge_ack in ESTABLISHED
+		// (tcp_rcv_established passes no FLAG_NO_CHALLENGE_ACK) and
+		// tcp_rcv_state_process does the same for the other synchronized
+		// states (CLOSE-22). The segment is dropped before
+		// tcp_replace_ts_recent, so its TSval never reaches ts_recent.
+		if c.state != StateSynRecv {
+			c.sendChallengeAck(now, e)
 		}
 		return false
 	}
@@ -431,6 +440,7 @@ func (c *Conn) processAck(seg *Segment, now Time, e Emitter) bool {
 	}
 	c.lastRcv = now
 	c.probesOut = 0
+	c.softErr = 0 // tcp_ack: "something worked", the soft error log goes
 	winUpdate := false
 	if c.mayUpdateWindow(seg) && c.state != StateSynRecv {
 		nwin := uint32(seg.Window) << c.sndWScale
@@ -450,20 +460,20 @@ func (c *Conn) processAck(seg *Segment, now Time, e Emitter) bool {
 		c.lostHigh, c.rtxNext = c.sndUna, c.sndUna
 		c.clearRelost()
 	}
-	var newlySacked uint32
+	var newlySacked, newlySackedPkts uint32
 	dsack, dsackTLP := false, false
 	lostBefore, priorDelivered := c.rack.lost, c.snd.Delivered
 	priorFack, hadSACK := c.sacked.highest()
 	if c.sackOK && seg.Opts.NumSACK > 0 {
 		dsack, dsackTLP = c.checkDSACK(&seg.Opts, ack)
-		newlySacked = c.sackTag(&seg.Opts, ack, now)
+		newlySacked, newlySackedPkts = c.sackTag(&seg.Opts, ack, now)
 	}
 	advanced := after(ack, priorUna)
 	c.txlog.origAcked = false
 	var ackedPkts, ackedUnsacked uint32
 	if advanced {
 		acked := ack - priorUna
-		ackedUnsacked = acked - c.sacked.bytesIn(priorUna, ack)
+		ackedPkts, ackedUnsacked = c.ackedSegments(priorUna, ack)
 		if c.sackOK {
 			var tsecr uint32
 			if seg.Opts.HasTS {
@@ -488,13 +498,17 @@ func (c *Conn) processAck(seg *Segment, now Time, e Emitter) bool {
 		}
 		c.sbuf.discard(int(data))
 		c.bytesAcked += uint64(acked)
+		if c.passive && c.state == StateSynRecv {
+			// tcp_create_openreq_child starts the child at snt_isn+1:
+			// the SYN-ACK is never part of a passive bytes_acked.
+			c.bytesAcked--
+		}
 		c.sndUna = ack
 		c.sacked.trim(ack)
 		if before(c.rtxNext, ack) {
 			c.rtxNext = ack
 		}
-		mss := uint32(max(c.mssCache, 1))
-		ackedPkts = max((acked+mss-1)/mss, 1)
+		ackedPkts = max(ackedPkts, 1)
 		c.retrans = 0
 		c.probesOut = 0
 		c.ackRTT(seg, ack, now)
@@ -505,11 +519,10 @@ func (c *Conn) processAck(seg *Segment, now Time, e Emitter) bool {
 	dup := !advanced && !winUpdate && len(seg.Payload) == 0 && seg.Flags&header.FlagFIN == 0 && c.sndNxt != c.sndUna
 	reoArmed := false
 	if c.state != StateSynRecv {
-		mss := uint32(max(c.mssCache, 1))
-		deliveredPkts := ackedPkts + newlySacked/mss
+		deliveredPkts := ackedPkts + newlySackedPkts
 		if c.sackOK {
 			// tcp_clean_rtx_queue counts only segments not SACKed before.
-			deliveredPkts = (ackedUnsacked+mss-1)/mss + newlySacked/mss
+			deliveredPkts = ackedUnsacked + newlySackedPkts
 		} else {
 			// tcp_add_reno_sack / tcp_remove_reno_sacks: a duplicate ACK
 			// delivered one segment; a cumulative ACK only what the

@@ -353,10 +353,11 @@ func (c *Conn) pushPending(now Time, e Emitter, force bool) {
 		force = true // tcp_xmit_recovery: REXMIT_NEW pushes with Nagle off
 	}
 	sent, limited, rwndLimited := false, false, false
+	inflight := c.packetsInFlight() // each new segment adds one packet
 	for c.sndNxt != c.writeSeq {
 		// tcp_cwnd_test: a lone FIN is not held back by cwnd.
 		finOnly := c.finQueued && c.sndNxt == c.writeSeq-1
-		if c.packetsInFlight() >= c.snd.Cwnd && !finOnly {
+		if inflight >= c.snd.Cwnd && !finOnly {
 			limited = true
 			break
 		}
@@ -390,6 +391,7 @@ func (c *Conn) pushPending(now Time, e Emitter, force bool) {
 			flags |= header.FlagPSH // the segment carries the end of a write
 		}
 		c.sendNew(e, n, flags, now)
+		inflight++
 		sent = true
 		if n < mss {
 			c.sndSml = end
@@ -452,6 +454,9 @@ func (c *Conn) sendNew(e Emitter, n int, flags uint8, now Time) {
 	wasIdle := c.sndNxt == c.sndUna
 	// tcp_event_data_sent sees the flight before this segment joins it.
 	c.transmit(e, seq, flags, n, now)
+	if c.txlog.n == len(c.txlog.r) {
+		c.txlog.setLimit(c.sbuf.cap(), c.mssCache) // the ring may grow: bound it by the send buffer now
+	}
 	c.txlog.push(seq+l, now)
 	c.sndNxt += l
 	if after(c.sndNxt, c.sndMax) {

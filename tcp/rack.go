@@ -117,7 +117,7 @@ func (c *Conn) rackReoWnd() int64 {
 		if c.caState >= cc.Recovery {
 			return 0
 		}
-		if c.sackedOut() >= c.reordering() {
+		if c.sackedOut() >= c.reordering() && c.cfg.Recovery&RecoveryNoDupthresh == 0 {
 			return 0
 		}
 	}
@@ -228,6 +228,9 @@ func (c *Conn) rackReoTimeout(now Time, e Emitter) {
 // data (a rate sample exists): a DSACK after the last adjustment widens the window by one step for 16 recoveries; without one
 // the window shrinks back to a single step.
 func (c *Conn) rackUpdateReoWnd(priorDelivered uint32) {
+	if c.cfg.Recovery&RecoveryStaticReoWnd != 0 {
+		return
+	}
 	if before(priorDelivered, c.rack.lastDelivered) {
 		c.rack.dsackSeen = false
 	}
@@ -256,14 +259,24 @@ func (c *Conn) checkSACKReordering(lowSeq, fack uint32) {
 	c.inc(metrics.TcpExtTCPSACKReorder)
 }
 
-// packetsOut is tp->packets_out: segments sent and not cumulatively ACKed.
+// packetsOut is tp->packets_out: segments sent and not cumulatively ACKed,
+// one per transmit-log record (a 400-byte write is one packet, as its skb
+// is), data past the log's last record by MSS.
 func (c *Conn) packetsOut() uint32 {
-	out := c.sndNxt - c.sndUna
-	if out == 0 {
+	if c.sndNxt == c.sndUna {
 		return 0
 	}
-	mss := uint32(max(c.mssCache, 1))
-	return (out + mss - 1) / mss
+	l := &c.txlog
+	n := uint32(l.n)
+	start := c.sndUna
+	if l.n > 0 {
+		start = l.last().end
+	}
+	if before(start, c.sndNxt) {
+		mss := uint32(max(c.mssCache, 1))
+		n += (c.sndNxt - start + mss - 1) / mss
+	}
+	return n
 }
 
 // relostBytes is the unSACKed data of records RACK marked lost again.
@@ -401,5 +414,55 @@ func (c *Conn) rackCumAck(priorUna, ack, priorFack uint32, hadSACK bool, tsecr u
 			fack = h
 		}
 		c.checkSACKReordering(reord, fack)
+	}
+}
+
+// rackOn is tcp_is_rack: RACK loss detection runs on SACK connections
+// while tcp_recovery has its bit 1 set.
+func (c *Conn) rackOn() bool { return c.sackOK && c.cfg.Recovery&RecoveryRACK != 0 }
+
+// updateScoreboard is tcp_update_scoreboard for SACK without RACK (the
+// RFC 6675 rule): segments with more than tp->reordering SACKed segments
+// above them are lost; on entering recovery at least the head is.
+func (c *Conn) updateScoreboard(fastRexmit bool) {
+	upto := int(c.sackedOut()) - int(c.reordering())
+	switch {
+	case upto >= 0:
+		c.markHeadLost(upto, false)
+	case fastRexmit:
+		c.markHeadLost(1, true)
+	}
+}
+
+// markHeadLost is tcp_mark_head_lost: walk from the head up to high_seq,
+// counting SACKed segments, and mark the others lost until more than
+// packets SACKed ones were passed (only the head with head).
+func (c *Conn) markHeadLost(packets int, head bool) {
+	cnt := 0
+	start := c.sndUna
+	for i := range c.txlog.n {
+		r := c.txlog.at(i)
+		s := start
+		start = r.end
+		if !after(r.end, s) {
+			continue
+		}
+		if after(r.end, c.highSeq) {
+			return
+		}
+		sacked := c.sacked.bytesIn(s, r.end) == r.end-s
+		if sacked {
+			cnt++
+		}
+		if cnt > packets {
+			return
+		}
+		if !sacked && after(r.end, c.lostHigh) {
+			c.lostHigh = r.end
+			c.rack.lost++
+		}
+		if head {
+			return
+		}
 	}
 }

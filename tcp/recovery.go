@@ -14,12 +14,15 @@ const maxSACKRanges = 32
 // scoreboard is the sender's record of SACKed ranges above snd_una (the
 // TCPCB_SACKED_ACKED bits of the retransmit queue, kept as ranges).
 type scoreboard struct {
-	r [maxSACKRanges]sackBlock // sorted, disjoint, non-adjacent
+	r *[maxSACKRanges]sackBlock // sorted, disjoint, non-adjacent; allocated by the first add
 	n int
 }
 
 // add merges [s, e) and returns how many bytes were newly SACKed.
 func (b *scoreboard) add(s, e uint32) uint32 {
+	if b.r == nil {
+		b.r = new([maxSACKRanges]sackBlock) // the first SACK of the connection's life
+	}
 	before0 := b.bytesIn(s, e)
 	i := 0
 	for i < b.n && before(b.r[i].end, s) {
@@ -107,9 +110,9 @@ func (b *scoreboard) highest() (uint32, bool) {
 // recognised and ignored. Like tcp_match_skb_to_sack, only whole segments
 // are SACKed: a block covering part of a segment marks nothing. Every newly
 // SACKed segment advances RACK; a never-retransmitted one below the highest
-// SACK shows reordering. It returns the newly SACKed bytes.
-func (c *Conn) sackTag(o *header.Options, ack uint32, now Time) uint32 {
-	var newly uint32
+// SACK shows reordering. It returns the newly SACKed bytes and segments
+// (sack_state.sack_delivered: one per transmit-log record, by MSS past it).
+func (c *Conn) sackTag(o *header.Options, ack uint32, now Time) (newly, pkts uint32) {
 	c.origSacked = false
 	priorFack, hadSACK := c.sacked.highest()
 	reord := c.sndNxt
@@ -125,18 +128,19 @@ func (c *Conn) sackTag(o *header.Options, ack uint32, now Time) uint32 {
 		if before(s, c.sndUna) {
 			s = c.sndUna
 		}
-		newly += c.sackSegments(s, e, priorFack, hadSACK, &reord, now)
+		b, n := c.sackSegments(s, e, priorFack, hadSACK, &reord, now)
+		newly += b
+		pkts += n
 	}
 	if hadSACK && before(reord, priorFack) {
 		fack, _ := c.sacked.highest()
 		c.checkSACKReordering(reord, fack)
 	}
-	return newly
+	return newly, pkts
 }
 
 // sackSegments marks the segments lying wholly inside [s, e) (tcp_sacktag_one).
-func (c *Conn) sackSegments(s, e, priorFack uint32, hadSACK bool, reord *uint32, now Time) uint32 {
-	var newly uint32
+func (c *Conn) sackSegments(s, e, priorFack uint32, hadSACK bool, reord *uint32, now Time) (newly, pkts uint32) {
 	start := c.sndUna
 	for i := range c.txlog.n {
 		r := c.txlog.at(i)
@@ -163,6 +167,9 @@ func (c *Conn) sackSegments(s, e, priorFack uint32, hadSACK bool, reord *uint32,
 		if n > 0 && !before(rs, c.rtxNext) {
 			c.origSacked = true // above everything retransmitted
 		}
+		if n > 0 {
+			pkts++
+		}
 		newly += n
 	}
 	// Data past the log's last record (the log was full) is taken by bytes.
@@ -173,8 +180,9 @@ func (c *Conn) sackSegments(s, e, priorFack uint32, hadSACK bool, reord *uint32,
 			c.origSacked = true
 		}
 		newly += n
+		pkts += n / uint32(max(c.mssCache, 1))
 	}
-	return newly
+	return newly, pkts
 }
 
 // lostOut reports whether any data is marked lost and not yet
@@ -189,33 +197,18 @@ func (c *Conn) lostOut() bool {
 	return c.lostHigh-c.sndUna > c.sacked.bytesIn(c.sndUna, c.lostHigh)
 }
 
-// packetsInFlight is tcp_packets_in_flight, computed from bytes:
-// outstanding - SACKed - lost + retransmitted, in segments.
+// packetsInFlight is tcp_packets_in_flight: packets_out - (sacked_out +
+// lost_out) + retrans_out, all counted in segments as sent (queueCounts).
+// Without SACKed, lost or retransmitted data it is packets_out, in O(1).
 func (c *Conn) packetsInFlight() uint32 {
-	out := c.sndNxt - c.sndUna
-	if out == 0 {
+	if c.sndNxt == c.sndUna {
 		return 0
 	}
-	sacked := c.sacked.bytesIn(c.sndUna, c.sndNxt)
-	if !c.sackOK {
-		sacked = min(uint32(c.dupAcks)*uint32(c.mssCache), out)
+	if c.sacked.n == 0 && c.rack.relostN == 0 && !after(c.lostHigh, c.sndUna) && (c.sackOK || c.dupAcks == 0) {
+		return c.packetsOut()
 	}
-	var lost, retx uint32
-	if after(c.lostHigh, c.sndUna) {
-		lh := seqMin(c.lostHigh, c.sndNxt)
-		lost = (lh - c.sndUna) - c.sacked.bytesIn(c.sndUna, lh)
-		if after(c.rtxNext, c.sndUna) {
-			rh := seqMin(c.rtxNext, lh)
-			retx = (rh - c.sndUna) - c.sacked.bytesIn(c.sndUna, rh)
-			retx -= min(retx, c.relostBytes())
-		}
-	}
-	b := int64(out) - int64(sacked) - int64(lost) + int64(retx)
-	if b <= 0 {
-		return 0
-	}
-	mss := int64(max(c.mssCache, 1))
-	return uint32((b + mss - 1) / mss)
+	out, sacked, lost, retx := c.queueCounts()
+	return (out + retx) - min(out+retx, sacked+lost)
 }
 
 // retransmitLost is tcp_xmit_retransmit_queue: resend lost holes in order
@@ -232,8 +225,11 @@ func (c *Conn) retransmitLost(now Time, e Emitter) {
 		return
 	}
 	lh := seqMin(c.lostHigh, c.sndNxt)
+	// Each retransmission of a lost segment adds one to retrans_out, so
+	// the flight is counted once, not per segment.
+	inflight := c.packetsInFlight()
 	for before(c.rtxNext, lh) {
-		if c.packetsInFlight() >= c.snd.Cwnd {
+		if inflight >= c.snd.Cwnd {
 			return
 		}
 		if end := c.sacked.covering(c.rtxNext); end != c.rtxNext {
@@ -271,6 +267,7 @@ func (c *Conn) retransmitLost(now Time, e Emitter) {
 		c.inc(metrics.TcpRetransSegs)
 		c.totalRetrans++
 		c.transmit(e, seq, flags, n, now)
+		inflight++
 		if c.rtoAt == 0 {
 			c.armRTO(now)
 		}
@@ -310,7 +307,7 @@ func (c *Conn) fastRetransAlert(seg *Segment, advanced, dup, dubious bool, acked
 			c.exitRecovery(now)
 			return false
 		}
-		if c.sackOK {
+		if c.rackOn() {
 			return c.rackMarkLost(now) // retransmissions lost again
 		}
 		return false
@@ -336,8 +333,14 @@ func (c *Conn) fastRetransAlert(seg *Segment, advanced, dup, dubious bool, acked
 			c.exitRecovery(now)
 			return false
 		}
-		if c.sackOK {
+		if c.rackOn() {
 			return c.rackMarkLost(now)
+		}
+		if c.sackOK {
+			if dup || (newlySacked > 0 && c.forceFastRetransmit()) {
+				c.updateScoreboard(false)
+			}
+			return false
 		}
 		if advanced {
 			// NewReno partial ACK: the next segment is lost too.
@@ -355,7 +358,7 @@ func (c *Conn) fastRetransAlert(seg *Segment, advanced, dup, dubious bool, acked
 		return false
 	}
 	armed := false
-	if c.sackOK {
+	if c.rackOn() {
 		// tcp_identify_packet_loss + tcp_time_to_recover: with RACK the
 		// loss must be proven (lost_out), dupthresh only shapes reo_wnd.
 		if dubious {
@@ -364,6 +367,15 @@ func (c *Conn) fastRetransAlert(seg *Segment, advanced, dup, dubious bool, acked
 		if c.lostOut() {
 			c.enterRecovery(now)
 			return armed
+		}
+	} else if c.sackOK {
+		// tcp_recovery without RACK: tcp_time_to_recover's dupack
+		// heuristic (sacked_out + 1 > reordering), then
+		// tcp_update_scoreboard marks the head (fast_rexmit).
+		if c.lostOut() || c.sackedOut()+1 > c.reordering() {
+			c.enterRecovery(now)
+			c.updateScoreboard(true)
+			return false
 		}
 	} else if c.dupAcks >= int(c.reordering()) {
 		c.enterRecovery(now)
@@ -556,4 +568,11 @@ func (c *Conn) noteRetransmit(s, e uint32, now Time) {
 	}
 	c.txlog.markRtx(c.sndUna, s, e, now)
 	c.undoNoteRetransmit(now)
+}
+
+// forceFastRetransmit is tcp_force_fast_retransmit: the highest SACK is
+// more than tp->reordering segments above snd_una.
+func (c *Conn) forceFastRetransmit() bool {
+	fack, ok := c.sacked.highest()
+	return ok && after(fack, c.sndUna+c.reordering()*uint32(max(c.mssCache, 1)))
 }

@@ -17,12 +17,12 @@ type ring struct {
 }
 
 // minRingAlloc is the first storage allocation of a ring.
-const minRingAlloc = 4096
+const minRingAlloc = 1024
 
 func newRing(size int) ring { return ring{size: size} }
 
 func (r *ring) cap() int  { return r.size }
-func (r *ring) free() int { return r.size - r.n }
+func (r *ring) free() int { return max(r.size-r.n, 0) }
 
 // grow raises the logical capacity to size (never shrinks); storage
 // follows only when bytes need it.
@@ -32,9 +32,10 @@ func (r *ring) grow(size int) {
 	}
 }
 
-// resize sets the logical capacity, at least the bytes held. Storage
-// larger than a reduced capacity stays; only offsets below it are used.
-func (r *ring) resize(size int) { r.size = max(size, r.n) }
+// resize sets the logical capacity, possibly below the bytes held (they
+// stay; nothing more fits until they drain below it). Storage larger than
+// a reduced capacity stays; new bytes only go to offsets below it.
+func (r *ring) resize(size int) { r.size = size }
 
 // reserve makes offsets [0, end) addressable, end <= size. The content of
 // the whole storage (also bytes beyond n, which hold out-of-order data)
@@ -113,4 +114,17 @@ func (r *ring) discard(k int) {
 	if r.head >= len(r.buf) {
 		r.head -= len(r.buf)
 	}
+}
+
+// seedRings gives both rings their first storage from one allocation the
+// first time either needs some, so a request/response connection costs
+// the Conn and one chunk. A ring that is then outgrown leaves its half to
+// the other ring's chunk until that one grows too.
+func (c *Conn) seedRings() {
+	if c.sbuf.buf != nil || c.rbuf.buf != nil || c.sbuf.size < minRingAlloc || c.rbuf.size < minRingAlloc {
+		return
+	}
+	chunk := make([]byte, 2*minRingAlloc)
+	c.sbuf.buf = chunk[:minRingAlloc:minRingAlloc]
+	c.rbuf.buf = chunk[minRingAlloc:]
 }

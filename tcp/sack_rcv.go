@@ -36,7 +36,7 @@ const maxOOORanges = 32
 // are held in the receive ring, and the SACK blocks in the order Linux
 // reports them (tp->selective_acks: most recently changed first).
 type oooQueue struct {
-	r     [maxOOORanges]sackBlock // sorted, disjoint, non-adjacent
+	r     *[maxOOORanges]sackBlock // sorted, disjoint, non-adjacent; allocated by the first add
 	n     int
 	sacks [4]sackBlock
 	nsack int
@@ -54,6 +54,9 @@ func (q *oooQueue) bytes() uint32 {
 
 // add records [s, e) and returns false if it could not be tracked.
 func (q *oooQueue) add(s, e uint32) bool {
+	if q.r == nil {
+		q.r = new([maxOOORanges]sackBlock) // the first out-of-order segment of the connection's life
+	}
 	// Find the first range that ends at or after s.
 	i := 0
 	for i < q.n && before(q.r[i].end, s) {
@@ -179,6 +182,7 @@ func (q *oooQueue) sackRemove(rcvNxt uint32) {
 // queueData is tcp_data_queue for a segment's payload [seq, seq+len(p))
 // that passed the acceptability checks. It returns true if rcv_nxt moved.
 func (c *Conn) queueData(seq uint32, p []byte, now Time) bool {
+	c.seedRings()
 	end := seq + uint32(len(p))
 	if !after(end, c.rcvNxt) {
 		// Entirely old: a retransmission we already have (DSACK, quick ACK).

@@ -5,13 +5,23 @@ import "time"
 // txLog remembers when each outstanding segment was sent and whether it
 // was ever retransmitted: the skb_mstamp and TCPCB_EVER_RETRANS bits of
 // Linux's retransmit queue, which give µs RTT samples (Karn's rule
-// included), retrans_stamp and the head's age for the loss-probe timer.
-// It is a fixed ring; when it is full new segments simply go unrecorded
-// and their ACKs yield no sample.
+// included), retrans_stamp, the head's age for the loss-probe timer and
+// the per-segment packet counts (packets_out, sacked_out, lost_out,
+// retrans_out count these records, as Linux counts skbs).
+//
+// It is a ring of records whose storage starts inline (small, enough for a
+// request and a FIN), then is allocated as more segments are outstanding
+// at once, doubling from minTxLog, up to one record per MSS of the send buffer
+// (limit, kept by the Conn), so a bulk transfer with a large cwnd keeps
+// every in-flight segment visible to SACK tagging and RACK. Once the ring
+// is at its limit, new segments go unrecorded; they are then counted by
+// MSS and their ACKs yield no RTT sample.
 type txLog struct {
-	r    [256]txRec
-	head int
-	n    int
+	r     []txRec  // len is 0 or a power of two
+	small [2]txRec // r's first storage: a short exchange allocates nothing
+	head  int
+	n     int
+	limit int // the most records the ring may grow to
 	// origAcked: a never-retransmitted segment was cumulatively ACKed
 	// since the engine last cleared it (FLAG_ORIG_SACK_ACKED).
 	origAcked bool
@@ -24,17 +34,60 @@ type txRec struct {
 	relost bool   // RACK: its retransmission was lost too (waits to be resent)
 }
 
+const (
+	minTxLog     = 16
+	defaultTxLog = 256 // limit before the send buffer is known
+)
+
 func (l *txLog) reset() { l.head, l.n = 0, 0 }
 
-func (l *txLog) at(i int) *txRec { return &l.r[(l.head+i)%len(l.r)] }
+func (l *txLog) at(i int) *txRec { return &l.r[(l.head+i)&(len(l.r)-1)] }
+
+// last returns the newest record; l.n must be > 0.
+func (l *txLog) last() *txRec { return l.at(l.n - 1) }
 
 // push records a new segment ending at end.
 func (l *txLog) push(end uint32, now Time) {
-	if l.n == len(l.r) {
+	if l.n == len(l.r) && !l.grow() {
 		return
 	}
 	*l.at(l.n) = txRec{end: end, at: now}
 	l.n++
+}
+
+// grow doubles the storage (in order, head at 0) unless at the limit.
+func (l *txLog) grow() bool {
+	lim := l.limit
+	if lim == 0 {
+		lim = defaultTxLog
+	}
+	if len(l.r) >= lim {
+		return false
+	}
+	if len(l.r) == 0 {
+		l.r = l.small[:]
+		return true
+	}
+	nr := make([]txRec, max(2*len(l.r), minTxLog))
+	for i := range l.n {
+		nr[i] = *l.at(i)
+	}
+	l.r, l.head = nr, 0
+	return true
+}
+
+// setLimit bounds the ring to about one record per MSS of a send buffer
+// of sndbuf bytes (rounded up to a power of two, at least defaultTxLog).
+func (l *txLog) setLimit(sndbuf, mss int) {
+	if mss <= 0 {
+		mss = 536 // not synchronized yet: the default MSS
+	}
+	want := max(sndbuf/mss+1, defaultTxLog)
+	lim := minTxLog
+	for lim < want {
+		lim <<= 1
+	}
+	l.limit = max(lim, len(l.r))
 }
 
 // markRtx flags the records overlapping [s, e) (whose data starts at una
@@ -69,7 +122,7 @@ func (l *txLog) ack(ack uint32) (first, last Time, rtx, ok bool) {
 		last = r.at
 		rtx = rtx || r.rtx
 		l.origAcked = l.origAcked || !r.rtx
-		l.head = (l.head + 1) % len(l.r)
+		l.head = (l.head + 1) & (len(l.r) - 1)
 		l.n--
 	}
 	return
@@ -108,4 +161,33 @@ func (c *Conn) ackRTT(seg *Segment, ack uint32, now Time) {
 	}
 	c.rttSample(seqRTT)
 	c.lastRTTus = int64(caRTT / time.Microsecond)
+}
+
+// ackedSegments counts what a cumulative ACK from priorUna to ack removes
+// from the retransmit queue before the log pops it: the segments wholly
+// acknowledged (tcp_clean_rtx_queue's pkts_acked; a partly acknowledged
+// one-MSS skb counts nothing, as tcp_tso_acked leaves its pcount) and how
+// many of them were not SACKed before (the ones delivered now). Data past
+// the log's last record counts by MSS.
+func (c *Conn) ackedSegments(priorUna, ack uint32) (pkts, unsacked uint32) {
+	l := &c.txlog
+	start := priorUna
+	for i := range l.n {
+		r := l.at(i)
+		if after(r.end, ack) {
+			return pkts, unsacked
+		}
+		pkts++
+		if after(r.end, start) && c.sacked.bytesIn(start, r.end) != r.end-start {
+			unsacked++
+		}
+		start = r.end
+	}
+	if after(ack, start) {
+		mss := uint32(max(c.mssCache, 1))
+		b := ack - start
+		pkts += (b + mss - 1) / mss
+		unsacked += (b - c.sacked.bytesIn(start, ack) + mss - 1) / mss
+	}
+	return pkts, unsacked
 }

@@ -123,3 +123,31 @@ func TestFRTOSendsNewDataFirst(t *testing.T) {
 		t.Error("F-RTO still on after a SACK of new data")
 	}
 }
+
+// tcp_frto=0: tcp_enter_loss leaves F-RTO off; the first ACK after the
+// RTO retransmits the next lost segment instead of sending new data, and
+// an ACK of never-retransmitted data is not taken as a spurious RTO.
+func TestFRTOOff(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.FRTO = 0
+	h.passive(&header.Options{HasMSS: true, MSS: 1000, SACKPermitted: true})
+	h.c.sndWnd = 5000
+	h.c.Write(payload(8000, 0), h.now, h.e)
+	for range 5 {
+		h.recv()
+	}
+	h.advanceToTimer() // TLP
+	h.recv()
+	h.advanceToTimer() // RTO
+	h.expect(fA, snd0, rcv0)
+	if h.c.caState != cc.Loss || h.c.frto {
+		t.Fatalf("state %v frto %v", h.c.caState, h.c.frto)
+	}
+	h.send(mkSeg(rcv0, snd0+1000, fA, 5000, nil, nil))
+	if o := h.recv(); o.Seq != snd0+1000 {
+		t.Fatalf("sent %v, want the retransmission at %d", o, snd0+1000)
+	}
+	if h.m.Get(metrics.TcpExtTCPSpuriousRTOs) != 0 {
+		t.Error("SpuriousRTOs without F-RTO")
+	}
+}

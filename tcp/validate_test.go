@@ -150,12 +150,61 @@ func TestOutOfWindowDataDupAck(t *testing.T) {
 	}
 }
 
-func TestACKOfUnsentDataDropped(t *testing.T) {
+// tcp_ack (Linux 6.18): a segment whose ACK is above snd_nxt
+// (SKB_DROP_REASON_TCP_ACK_UNSENT_DATA) is answered with
+// tcp_send_challenge_ack and dropped before tcp_replace_ts_recent: its
+// payload, FIN and TSval are all ignored; the reply is rate limited per
+// socket by tcp_oow_rate_limited (TCPACKSkippedChallenge). The corpus
+// script ts_recent/invalid_ack.pkt shows the same on the wire.
+func TestACKOfUnsentDataChallengeACK(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		flags uint8
+		data  int
+	}{
+		{"pure-ACK", fA, 0},
+		{"FIN", fFA, 0},
+		{"data", fA, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.passive(linuxSYN(100)) // ts_recent 101
+			h.send(mkSeg(rcv0, snd0+5000, tc.flags, 1000, payload(tc.data, 0), tsOpt(200000, 1)))
+			a := h.expect(fA, snd0, rcv0)
+			if !a.Opts.HasTS || a.Opts.TSEcr != 101 {
+				t.Errorf("challenge ACK echoes %d, want the old ts_recent 101", a.Opts.TSEcr)
+			}
+			if h.c.tsRecent != 101 || h.c.rcvNxt != rcv0 || h.c.State() != StateEstablished {
+				t.Fatalf("segment not dropped: ts_recent %d rcv_nxt %d %v", h.c.tsRecent, h.c.rcvNxt, h.c.State())
+			}
+			if h.m.Get(metrics.TcpExtTCPChallengeACK) != 1 {
+				t.Error("TCPChallengeACK")
+			}
+			// A second one within tcp_invalid_ratelimit: no reply.
+			h.send(mkSeg(rcv0, snd0+5000, tc.flags, 1000, payload(tc.data, 0), tsOpt(200001, 1)))
+			h.expectNone()
+			if h.m.Get(metrics.TcpExtTCPACKSkippedChallenge) != 1 {
+				t.Error("TCPACKSkippedChallenge")
+			}
+			// The next valid segment is processed normally.
+			h.send(mkSeg(rcv0, snd0, fA, 1000, payload(100, 0), tsOpt(201, 1)))
+			a = h.expect(fA, snd0, rcv0+100)
+			if a.Opts.TSEcr != 201 {
+				t.Errorf("TSecr %d, want 201", a.Opts.TSEcr)
+			}
+		})
+	}
+}
+
+// tcp_ack: an ACK below snd_una - min(max_window, bytes_acked) is too old
+// (RFC 5961 5.2): challenge ACK, segment dropped. With nothing acknowledged
+// yet the bound is 0, so any ACK below snd_una is too old.
+func TestTooOldACKBoundByBytesAcked(t *testing.T) {
 	h := newHarness(t)
 	h.passive(plainSYN())
-	h.send(mkSeg(rcv0, snd0+5000, fA, 1000, payload(10, 0), nil))
-	h.expectNone() // tcp_ack < 0 in ESTABLISHED: discarded
-	if h.c.rcvNxt != rcv0 {
-		t.Error("data of an invalid segment queued")
+	h.send(mkSeg(rcv0, snd0-1, fA, 1000, payload(10, 0), nil))
+	h.expect(fA, snd0, rcv0)
+	if h.c.rcvNxt != rcv0 || h.m.Get(metrics.TcpExtTCPChallengeACK) != 1 {
+		t.Fatalf("rcv_nxt %d challenge %d", h.c.rcvNxt, h.m.Get(metrics.TcpExtTCPChallengeACK))
 	}
 }

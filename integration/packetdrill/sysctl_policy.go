@@ -40,10 +40,6 @@ func SysctlBehavior(name, value string, eng *tcp.Config) Assumption {
 		short = name[9:]
 	}
 	switch name {
-	case "net.ipv4.tcp_frto":
-		if num && n == 2 {
-			return ok("tcp_frto=2 is the Linux default (no knob)")
-		}
 	case "net.ipv4.tcp_dsack":
 		if num && (n != 0) == eng.DSACK {
 			return ok(fmt.Sprintf("tcp_dsack=%d is the engine's setting (no knob)", n))
@@ -65,10 +61,6 @@ func SysctlBehavior(name, value string, eng *tcp.Config) Assumption {
 		}
 		if num && int(n) == eng.EarlyRetrans {
 			return ok(fmt.Sprintf("tcp_early_retrans=%d is the engine's setting (no knob)", n))
-		}
-	case "net.ipv4.tcp_recovery":
-		if num && n == 1 {
-			return ok("tcp_recovery=1 (RACK) is the Linux default (no knob)")
 		}
 	case "net.ipv4.tcp_slow_start_after_idle":
 		if num && (n != 0) == eng.SlowStartAfterIdle {

@@ -95,16 +95,26 @@ type Cubic struct {
 // NewCubic returns CUBIC with cfg; HZ must be in 1..1e6, Beta in (0, 1024)
 // and BicScale in 1..2^20.
 func NewCubic(cfg CubicConfig) (*Cubic, error) {
+	c := new(Cubic)
+	if err := c.Setup(cfg); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Setup makes c a fresh CUBIC with cfg in place (NewCubic without the
+// allocation: an engine may embed the state in its connection).
+func (c *Cubic) Setup(cfg CubicConfig) error {
 	if cfg.HZ <= 0 || cfg.HZ > 1_000_000 {
-		return nil, errors.New("tcp/cc: cubic: HZ out of range")
+		return errors.New("tcp/cc: cubic: HZ out of range")
 	}
 	if cfg.Beta == 0 || cfg.Beta >= BetaScale {
-		return nil, errors.New("tcp/cc: cubic: beta must be in (0, 1024)")
+		return errors.New("tcp/cc: cubic: beta must be in (0, 1024)")
 	}
 	if cfg.BicScale == 0 || cfg.BicScale > 1<<20 {
-		return nil, errors.New("tcp/cc: cubic: bic_scale out of range")
+		return errors.New("tcp/cc: cubic: bic_scale out of range")
 	}
-	c := &Cubic{cfg: cfg}
+	*c = Cubic{cfg: cfg}
 	c.betaScale = 8 * (BetaScale + cfg.Beta) / 3 / (BetaScale - cfg.Beta)
 	c.cubeRTTScale = cfg.BicScale * 10
 	// K = cbrt((W_max - cwnd) / C) in units of 1/1024 s: the cube of
@@ -112,7 +122,7 @@ func NewCubic(cfg CubicConfig) (*Cubic, error) {
 	c.cubeFactor = (uint64(1) << (10 + 3*bictcpHZ)) / uint64(cfg.BicScale*10)
 	c.jiffyNs = 1_000_000_000 / int64(cfg.HZ)
 	c.initJiffies = uint32(int64(-300) * int64(cfg.HZ))
-	return c, nil
+	return nil
 }
 
 // Name implements Algorithm.

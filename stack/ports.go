@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/ustack/ustack/tcp"
+	"github.com/ustack/ustack/timewait"
 )
 
 // portTable is the bind hash ("bhash"): one bucket per local port in use,
@@ -26,9 +27,17 @@ type portTable struct {
 
 const perturbSlots = 1 << 10
 
+// portBucket is one port's owners. Full sockets are listed one by one;
+// TIME-WAIT records only as counts per combination of the properties
+// bind()'s conflict check reads (address, SO_REUSEADDR, SO_REUSEPORT), so
+// a port held by a million records costs a few bytes, not a map entry per
+// record (the 128 B/record bound). Records of one combination are
+// interchangeable for every question the table answers: is the port in
+// use, does a bind conflict.
 type portBucket struct {
 	byBind bool
-	owners map[any]portOwner
+	owners map[any]portOwner // listeners and connections; nil when none
+	tw     []twOwners        // TIME-WAIT records, one entry per combination
 }
 
 type portOwner struct {
@@ -36,6 +45,81 @@ type portOwner struct {
 	reuse  bool    // SO_REUSEADDR
 	rport  bool    // SO_REUSEPORT
 	listen bool
+}
+
+// twOwners counts the records of one combination; key.listen is false.
+type twOwners struct {
+	key portOwner
+	n   uint32
+}
+
+// twKey is the combination a record was counted under. The record's
+// address, SO_REUSEADDR and SO_REUSEPORT bits never change after Init
+// (tw_reuse, tw_reuseport), and once it has left the established table
+// nothing writes the record, so release may read them.
+func twKey(r *timewait.Record) portOwner {
+	return portOwner{
+		addr:  r.LocalAddr,
+		reuse: r.Flags&timewait.FlagReuseAddr != 0,
+		rport: r.Flags&timewait.FlagReusePort != 0,
+	}
+}
+
+func (b *portBucket) empty() bool { return len(b.owners) == 0 && len(b.tw) == 0 }
+
+func (b *portBucket) addOwner(owner any, o portOwner) {
+	if b.owners == nil {
+		b.owners = make(map[any]portOwner, 1)
+	}
+	b.owners[owner] = o
+}
+
+// removeOwner drops a full socket or one record. A record whose
+// combination has no count changes nothing; but records of one
+// combination are indistinguishable, so a record released twice takes a
+// live record's count with it: see release.
+func (b *portBucket) removeOwner(owner any) {
+	if r, ok := owner.(*timewait.Record); ok {
+		b.removeTW(twKey(r))
+		return
+	}
+	delete(b.owners, owner)
+	if len(b.owners) == 0 {
+		b.owners = nil // a map does not shrink; most buckets lose their last socket to TIME-WAIT
+	}
+}
+
+func (b *portBucket) addTW(k portOwner) {
+	for i := range b.tw {
+		if b.tw[i].key == k {
+			b.tw[i].n++
+			return
+		}
+	}
+	b.tw = append(b.tw, twOwners{key: k, n: 1})
+}
+
+func (b *portBucket) removeTW(k portOwner) {
+	for i := range b.tw {
+		if b.tw[i].key != k {
+			continue
+		}
+		if b.tw[i].n--; b.tw[i].n == 0 {
+			last := len(b.tw) - 1
+			b.tw[i] = b.tw[last]
+			b.tw = b.tw[:last]
+		}
+		return
+	}
+}
+
+// twCount returns the number of records holding the bucket's port.
+func (b *portBucket) twCount() int {
+	n := 0
+	for _, e := range b.tw {
+		n += int(e.n)
+	}
+	return n
 }
 
 func (p *portTable) init(s *Stack) {
@@ -48,21 +132,34 @@ func (p *portTable) init(s *Stack) {
 
 func overlap(a, b [4]byte) bool { return a == b || a == [4]byte{} || b == [4]byte{} }
 
-// conflictLocked is inet_csk_bind_conflict: binding (addr, reuse, listen)
-// conflicts with an owner whose address overlaps unless both set
-// SO_REUSEADDR and the owner is not listening (PORT-8).
+// bindConflict is inet_bind_conflict with inet_rcv_saddr_equal for an
+// explicit port (relax, reuseport_ok): owner o blocks a bind of (addr,
+// reuse, reusePort) when their addresses overlap, unless both set
+// SO_REUSEADDR and o is not listening, or both set SO_REUSEPORT (one user,
+// and for TIME-WAIT owners the same-user test is waived anyway) (PORT-8).
+func bindConflict(o portOwner, addr [4]byte, reuse, reusePort bool) bool {
+	if !overlap(o.addr, addr) {
+		return false
+	}
+	if reuse && o.reuse && !o.listen {
+		return false
+	}
+	return !(reusePort && o.rport)
+}
+
+// conflictLocked is inet_csk_bind_conflict over every owner of the port,
+// TIME-WAIT records included (TW-LOOKUP-8): a record is a non-listening
+// owner with its socket's SO_REUSEADDR and SO_REUSEPORT.
 func (b *portBucket) conflictLocked(addr [4]byte, reuse, reusePort bool) bool {
+	for _, e := range b.tw {
+		if bindConflict(e.key, addr, reuse, reusePort) {
+			return true
+		}
+	}
 	for _, o := range b.owners {
-		if !overlap(o.addr, addr) {
-			continue
+		if bindConflict(o, addr, reuse, reusePort) {
+			return true
 		}
-		if reuse && o.reuse && !o.listen {
-			continue
-		}
-		if reusePort && o.rport {
-			continue // one user: SO_REUSEPORT on both sides suffices
-		}
-		return true
 	}
 	return false
 }
@@ -76,7 +173,6 @@ func (p *portTable) bind(addr [4]byte, port uint16, reuse, listen bool, owner an
 
 // bindOpts is bind with every socket flag in o.
 func (p *portTable) bindOpts(addr [4]byte, port uint16, o portOwner, owner any) (uint16, error) {
-	reuse := o.reuse
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if port == 0 {
@@ -90,6 +186,8 @@ func (p *portTable) bindOpts(addr [4]byte, port uint16, o portOwner, owner any) 
 				if (cand%2 == lo%2) == (pass == 0) {
 					continue // first pass: the other parity than connect()
 				}
+				// A port held only by TIME-WAIT records is in use too
+				// (TW-LOOKUP-8).
 				if p.buckets[uint16(cand)] == nil && !p.s.o().reservedPort(cand) {
 					port, found = uint16(cand), true
 					break
@@ -102,12 +200,12 @@ func (p *portTable) bindOpts(addr [4]byte, port uint16, o portOwner, owner any) 
 	}
 	b := p.buckets[port]
 	if b == nil {
-		b = &portBucket{byBind: true, owners: make(map[any]portOwner)}
+		b = &portBucket{byBind: true}
 		p.buckets[port] = b
-	} else if b.conflictLocked(addr, reuse, o.rport) {
+	} else if b.conflictLocked(addr, o.reuse, o.rport) {
 		return 0, syscall.EADDRINUSE
 	}
-	b.owners[owner] = o
+	b.addOwner(owner, o)
 	return port, nil
 }
 
@@ -118,41 +216,57 @@ func (p *portTable) join(port uint16, o portOwner, owner any) {
 	defer p.mu.Unlock()
 	b := p.buckets[port]
 	if b == nil {
-		b = &portBucket{byBind: true, owners: make(map[any]portOwner)}
+		b = &portBucket{byBind: true}
 		p.buckets[port] = b
 	}
-	b.owners[owner] = o
+	b.addOwner(owner, o)
 }
 
-// release drops owner from port; an empty bucket disappears.
+// release drops owner from port; an empty bucket disappears. owner is a
+// listener, a connection, or a TIME-WAIT record that died (inet_twsk_kill:
+// expiry, TIMER-1; destruction by a segment, TW-PROC-20). A record must be
+// released at most once, by whoever took it out of the established table.
 func (p *portTable) release(port uint16, owner any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if b := p.buckets[port]; b != nil {
-		delete(b.owners, owner)
-		if len(b.owners) == 0 {
+		b.removeOwner(owner)
+		if b.empty() {
 			delete(p.buckets, port)
 		}
 	}
 }
 
-// transfer moves the ownership of port from one owner to another (a
-// connection becoming a TIME-WAIT record keeps the port, TW-ENTER-7).
+// transfer moves the ownership of port from a connection to the TIME-WAIT
+// record that replaces it (TW-ENTER-7, inet_twsk_hashdance_schedule): the
+// connection's entry goes, the record is counted under its combination.
+// The key comes from the connection (reuse is what the record inherits as
+// tw_reuse) rather than from the record, whose flags a worker may already
+// be updating; twKey(to) yields the same key at release.
 func (p *portTable) transfer(port uint16, from, to any, reuse bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if b := p.buckets[port]; b != nil {
-		if o, ok := b.owners[from]; ok {
-			delete(b.owners, from)
-			o.reuse = reuse
-			b.owners[to] = o
-		}
+	b := p.buckets[port]
+	if b == nil {
+		return
 	}
+	o, ok := b.owners[from]
+	if !ok {
+		return
+	}
+	b.removeOwner(from)
+	o.reuse, o.listen = reuse, false
+	if r, isRec := to.(*timewait.Record); isRec {
+		o.addr = r.LocalAddr // immutable; equal to the bound address after connect
+		b.addTW(o)
+		return
+	}
+	b.addOwner(to, o)
 }
 
 // connectBound is __inet_hash_connect for a socket whose port was bound
 // explicitly: only the 4-tuple check runs (TW-REUSE-8), and a displaced
-// TIME-WAIT record leaves the bucket.
+// TIME-WAIT record leaves the bucket (TW-REUSE-10).
 func (p *portTable) connectBound(port uint16, insert func(port uint16) (bool, any)) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -161,7 +275,7 @@ func (p *portTable) connectBound(port uint16, insert func(port uint16) (bool, an
 		return syscall.EADDRNOTAVAIL
 	}
 	if b := p.buckets[port]; b != nil && displaced != nil {
-		delete(b.owners, displaced)
+		b.removeOwner(displaced)
 	}
 	return nil
 }
@@ -226,13 +340,13 @@ func (p *portTable) connectPort(laddr, raddr [4]byte, rport uint16, c *conn,
 				continue
 			}
 			if b == nil {
-				b = &portBucket{owners: make(map[any]portOwner)}
+				b = &portBucket{}
 				p.buckets[uint16(port)] = b
 			}
 			if displaced != nil {
-				delete(b.owners, displaced)
+				b.removeOwner(displaced) // TW-REUSE-10
 			}
-			b.owners[c] = portOwner{addr: laddr}
+			b.addOwner(c, portOwner{addr: laddr})
 			step := max(i, int(rand.Uint32N(8))*2) + 2
 			p.perturb[index] += uint32(step)
 			return uint16(port), nil
@@ -282,4 +396,14 @@ func sip(key [16]byte, m [2]uint64) uint64 {
 		round()
 	}
 	return v0 ^ v1 ^ v2 ^ v3
+}
+
+// twRecords returns how many TIME-WAIT records hold port (for tests).
+func (p *portTable) twRecords(port uint16) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if b := p.buckets[port]; b != nil {
+		return b.twCount()
+	}
+	return 0
 }

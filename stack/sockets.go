@@ -105,21 +105,15 @@ func (st Sockstat) String() string {
 	return fmt.Sprintf("TCP: inuse %d orphan %d tw %d alloc %d mem 0", st.InUse, st.Orphan, st.TW, st.Alloc)
 }
 
-// Sockstat returns the socket counts.
+// Sockstat returns the socket counts. Like /proc/net/sockstat it reads
+// counters and walks nothing: orphans are the stack's orphan count
+// (ORPHAN-1, the exact value, not tcp_max_orphans' 100 ms cache), records
+// the death row's.
 func (s *Stack) Sockstat() Sockstat {
 	var st Sockstat
-	st.InUse = len(s.listeners.all())
-	for _, e := range s.table.snapshot() {
-		if e.c == nil {
-			continue
-		}
-		st.InUse++
-		e.c.mu.Lock()
-		if e.c.userClose {
-			st.Orphan++
-		}
-		e.c.mu.Unlock()
-	}
+	conns, _ := s.table.counts()
+	st.InUse = len(s.listeners.all()) + conns
+	st.Orphan = s.orphanTotal()
 	st.Alloc = st.InUse
 	st.TW = s.tw.len()
 	return st

@@ -115,9 +115,14 @@ func (s *Stack) dropRecord(r *timewait.Record) {
 	k := tcp.Tuple(r.Tuple)
 	sh := s.table.shard(s.flowHash(&k))
 	sh.mu.Lock()
-	sh.removeRecordLocked(k, r)
+	removed := sh.removeRecordLocked(k, r)
 	sh.mu.Unlock()
-	s.ports.release(k.LocalPort, r)
+	// A record that a connect() takeover or a killing segment removed
+	// first has released its port already; releasing again would drop
+	// another live record's count.
+	if removed {
+		s.ports.release(k.LocalPort, r)
+	}
 }
 
 // remaining returns how long r still lives, for ss.

@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"math/bits"
+
 	"github.com/ustack/ustack/metrics"
 	"github.com/ustack/ustack/stack/ipv4"
 	"github.com/ustack/ustack/tcp"
@@ -10,10 +12,10 @@ import (
 // emits while a connection lock is held, each in a buffer with
 // ipv4.MinSize bytes of headroom for the IP header, plus the list of waiters
 // to wake. Before the connection lock is released (afterEngine), commit
-// hands the finished packets to the stack's transmit queue, which keeps
+// hands the finished packets to the stack's transmit queues, which keep
 // every connection's packets in the order they were built whichever
 // goroutine built them; flush, after every lock is released, commits the
-// rest (replies sent without a connection lock), kicks the queue's writer
+// rest (replies sent without a connection lock), kicks the queues' writers
 // and wakes the waiters. A batch belongs to one goroutine at a time: each
 // worker owns one, API calls and timers borrow one from the stack's pool.
 type batch struct {
@@ -21,7 +23,9 @@ type batch struct {
 	spare [][]byte // empty packet buffers (full length) owned by the batch
 	cur   []byte   // the buffer the last Buffer call handed out, if unsent
 	pkts  [][]byte // finished IP packets not yet committed, in build order
-	kick  bool     // packets were committed since the last flush
+	txq   []uint8  // txq[i]: the transmit queue pkts[i] goes to
+	kick  uint64   // bit i: packets were committed to queue i since the last flush
+	sub   [][]byte // scratch for commit: one queue's share of pkts
 
 	// ipID is the per-socket IP ID counter of the connection the engine is
 	// running for (ip_select_ident_segs: connected sockets use their own
@@ -43,6 +47,7 @@ type wake struct {
 func newBatch(s *Stack) *batch {
 	b := &batch{s: s}
 	b.pkts = make([][]byte, 0, 64)
+	b.txq = make([]uint8, 0, 64)
 	b.wakes = make([]wake, 0, 64)
 	b.lnWakes = make([]*listener, 0, 8)
 	return b
@@ -80,12 +85,20 @@ func (b *batch) Buffer(n int) []byte {
 // discovery is on by default), TTL ip_default_ttl, ID from the socket's
 // counter or 0.
 func (b *batch) Send(t tcp.Tuple, seg []byte) {
-	b.finish(t.LocalAddr, t.RemoteAddr, ipv4.ProtoTCP, len(seg), true)
+	b.finishFlow(t.LocalAddr, t.RemoteAddr, ipv4.ProtoTCP, len(seg), true, b.s.flowHash(&t))
 }
 
 // finish turns the payload of length n in the current buffer into a
-// complete IP packet and queues it.
+// complete IP packet and queues it (a packet without ports: ICMP).
 func (b *batch) finish(src, dst [4]byte, proto uint8, n int, df bool) {
+	t := tcp.Tuple{LocalAddr: src, RemoteAddr: dst}
+	b.finishFlow(src, dst, proto, n, df, b.s.flowHash(&t))
+}
+
+// finishFlow is finish for a packet of the flow whose hash is h: the hash
+// picks its transmit queue, the same for every packet of a 4-tuple
+// (connection, TIME-WAIT record or reset).
+func (b *batch) finishFlow(src, dst [4]byte, proto uint8, n int, df bool, h uint64) {
 	buf := b.cur[:ipv4.MinSize+n]
 	f := ipv4.Fields{
 		TOS:         b.tos,
@@ -116,6 +129,7 @@ func (b *batch) finish(src, dst [4]byte, proto uint8, n int, df bool) {
 		return
 	}
 	b.pkts = append(b.pkts, buf)
+	b.txq = append(b.txq, uint8(h%uint64(len(b.s.tx))))
 	b.cur = nil
 }
 
@@ -127,10 +141,31 @@ func (b *batch) commit() {
 	if len(b.pkts) == 0 {
 		return
 	}
-	b.s.tx.push(b.pkts, &b.spare, b.s.m)
+	var mask uint64
+	for _, q := range b.txq {
+		mask |= 1 << q
+	}
+	b.kick |= mask
+	tx := b.s.tx
+	if mask&(mask-1) == 0 {
+		// The usual case: everything for one queue (one connection).
+		tx[bits.TrailingZeros64(mask)].push(b.pkts, &b.spare, b.s.m)
+	} else {
+		for m := mask; m != 0; m &= m - 1 {
+			q := uint8(bits.TrailingZeros64(m))
+			b.sub = b.sub[:0]
+			for i, p := range b.pkts {
+				if b.txq[i] == q {
+					b.sub = append(b.sub, p)
+				}
+			}
+			tx[q].push(b.sub, &b.spare, b.s.m)
+		}
+		clear(b.sub)
+	}
 	clear(b.pkts)
 	b.pkts = b.pkts[:0]
-	b.kick = true
+	b.txq = b.txq[:0]
 }
 
 // raw returns a buffer for a whole payload of n bytes that the caller fills
@@ -153,10 +188,10 @@ func (b *batch) wakeListener(l *listener) { b.lnWakes = append(b.lnWakes, l) }
 // on the device: that goroutine writes them, in order.
 func (b *batch) flush() {
 	b.commit()
-	if b.kick {
-		b.kick = false
-		b.s.kickTx()
+	for m := b.kick; m != 0; m &= m - 1 {
+		b.s.kickTx(bits.TrailingZeros64(m))
 	}
+	b.kick = 0
 	for i := range b.wakes {
 		w := &b.wakes[i]
 		w.c.signal(w.ev)

@@ -108,6 +108,7 @@ func (s *Stack) afterEngine(c *conn, b *batch) {
 	if ev&tcp.EventEstablished != 0 && c.ln != nil && !c.queued {
 		c.ln.childEstablished(c, b)
 	}
+	b.commit() // c's segments go to the wire queue before its TIME-WAIT record can answer (tx.go)
 	if ev&tcp.EventTimeWait != 0 && c.hashed {
 		s.enterTimeWait(c, now)
 	}
@@ -117,7 +118,7 @@ func (s *Stack) afterEngine(c *conn, b *batch) {
 	s.trackOrphan(c, now)
 	s.fileTimer(c)
 	b.wake(c, ev)
-	b.commit() // still under c.mu: keeps c's segments in build order on the wire (tx.go)
+	b.commit() // still under c.mu: c's segments leave in build order (tx.go)
 }
 
 // unhash removes a finished connection from the table (tcp_done,

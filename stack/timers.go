@@ -119,7 +119,11 @@ func (s *Stack) fireTimers(now tcp.Time) {
 			if c.tc != nil && c.hashed {
 				if nt := c.tc.NextTimer(); nt != 0 && nt <= now {
 					c.prepare(b)
-					c.tc.OnTimer(now, b)
+					// Read the clock again under the lock: another
+					// goroutine may have sent for c since now was read,
+					// and a TSval older than that one is a PAWS drop at
+					// the peer.
+					c.tc.OnTimer(max(now, s.now()), b)
 					s.afterEngine(c, b)
 				} else {
 					s.fileTimer(c)

@@ -5,10 +5,11 @@ import (
 	"sync/atomic"
 
 	"github.com/ustack/ustack/metrics"
+	"github.com/ustack/ustack/stack/ipv4"
 )
 
-// txQueue is the stack's transmit queue: one FIFO in front of the device,
-// written by one goroutine at a time (the role of a qdisc and its
+// txQueue is a transmit queue: a FIFO in front of the device, written by
+// one goroutine at a time (the role of a qdisc and its
 // __QDISC_STATE_RUNNING bit).
 //
 // Why it exists: the engine runs under a connection's lock, but the device
@@ -23,6 +24,16 @@ import (
 // wins the busy flag writes everything queued, in order, and the others
 // return at once, their packets written by the winner.
 //
+// A stack with workers has one queue per worker, and a packet goes to the
+// queue its 4-tuple's flow hash selects, the same hash that steers the
+// flow's input to a worker: every packet of a connection (and of the
+// TIME-WAIT record or reset that follows it on the same tuple) shares one
+// queue, so their order holds, while different flows' packets are
+// written in parallel, as concurrent TUN writes allow. Usually a worker
+// ends up writing its own flows' queue. Packets of different flows may
+// leave in another order than they were built. A Manual stack has a
+// single queue: its output order is its build order, deterministic.
+//
 // Buffers move, they are not copied: a batch gives its packet buffers to
 // the queue and takes spare ones from the queue's free list in the same
 // critical section, and the writer returns written buffers to that list,
@@ -36,6 +47,26 @@ type txQueue struct {
 	// touches out.
 	busy atomic.Bool
 	out  [][]byte // the packets being written, swapped with q
+
+	maxFree int // free list bound, set by initTx
+
+	_ [64]byte // queues sit side by side in a slice: no false sharing
+}
+
+// initTx creates the transmit queues: one per worker (at most 64, the
+// width of batch.kick), one in Manual mode.
+func (s *Stack) initTx(o *Options) {
+	n := 1
+	if !o.Manual {
+		n = min(max(o.workers(), 1), 64)
+	}
+	s.tx = make([]txQueue, n)
+	// Keep at most txFreeBytes of idle buffers per queue (1500-byte MTU:
+	// ~2700 buffers, more than a burst of the largest windows needs).
+	maxFree := max(txFreeBytes/(ipv4.MinSize+s.mtu), 64)
+	for i := range s.tx {
+		s.tx[i].maxFree = maxFree
+	}
 }
 
 const (
@@ -43,8 +74,8 @@ const (
 	// limit; beyond it packets are dropped (IpOutDiscards) and the engine's
 	// retransmission recovers. TCP's own windows keep it far below this.
 	maxTxQueue = 8192
-	// maxTxFree bounds the idle buffers kept for reuse.
-	maxTxFree = 2048
+	// txFreeBytes bounds the idle buffers a queue keeps for reuse.
+	txFreeBytes = 4 << 20
 	// txChunk is the most packets handed to one device Write, so buffers
 	// come back to the free list, and a synchronous device can move them
 	// on, while a long queue is still being written.
@@ -78,12 +109,12 @@ func (t *txQueue) push(pkts [][]byte, spare *[][]byte, m *metrics.Counters) {
 	t.mu.Unlock()
 }
 
-// kick writes the queue to the device unless another goroutine is doing
+// kickTx writes queue i to the device unless another goroutine is doing
 // so; in that case the packets pushed before this call are written by
 // that goroutine, in order, before it lets go of the queue. No connection
 // or table lock may be held.
-func (s *Stack) kickTx() {
-	t := &s.tx
+func (s *Stack) kickTx(i int) {
+	t := &s.tx[i]
 	for t.busy.CompareAndSwap(false, true) {
 		t.drain(s)
 		t.busy.Store(false)
@@ -116,7 +147,7 @@ func (t *txQueue) drain(s *Stack) {
 			s.output(pkts[:n])
 			t.mu.Lock()
 			for i, p := range pkts[:n] {
-				if len(t.free) < maxTxFree {
+				if len(t.free) < t.maxFree {
 					t.free = append(t.free, p[:cap(p)])
 				}
 				pkts[i] = nil
@@ -130,11 +161,17 @@ func (t *txQueue) drain(s *Stack) {
 // txIdle reports whether no packet is waiting for or being written to the
 // device (tests: a synchronous link is quiet only when both are).
 func (s *Stack) txIdle() bool {
-	t := &s.tx
-	if t.busy.Load() {
-		return false
+	for i := range s.tx {
+		t := &s.tx[i]
+		if t.busy.Load() {
+			return false
+		}
+		t.mu.Lock()
+		empty := len(t.q) == 0
+		t.mu.Unlock()
+		if !empty || t.busy.Load() {
+			return false
+		}
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.q) == 0 && !t.busy.Load()
+	return true
 }

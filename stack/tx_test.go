@@ -2,6 +2,7 @@ package stack
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"os"
 	"sync"
@@ -69,12 +70,22 @@ const txProto = 253
 
 var txDst = [4]byte{10, 0, 0, 9}
 
-// emitTagged builds one packet tagged (flow, seq) in b.
+// emitTagged builds one packet tagged (flow, seq) in b; the flow number
+// is its flow hash, so with n queues flow f goes to queue f%n.
 func emitTagged(s *Stack, b *batch, flow, seq uint32) {
 	p := b.Buffer(8)
 	binary.BigEndian.PutUint32(p, flow)
 	binary.BigEndian.PutUint32(p[4:], seq)
-	b.finish(s.addrs[0], txDst, txProto, 8, true)
+	b.finishFlow(s.addrs[0], txDst, txProto, 8, true, uint64(flow))
+}
+
+// withQueues gives a fresh Manual stack n transmit queues, as a stack with
+// n workers has.
+func withQueues(s *Stack, n int) {
+	s.tx = make([]txQueue, n)
+	for i := range s.tx {
+		s.tx[i].maxFree = 1024
+	}
 }
 
 func tagOf(pkt []byte) (flow, seq uint32) {
@@ -85,11 +96,19 @@ func tagOf(pkt []byte) (flow, seq uint32) {
 // TestTxQueue_OrderUnderLock is the transmit queue's contract: packets
 // built and committed under one lock (a connection's) reach the device in
 // the order they were built, whichever goroutines built and flushed them,
-// and the device never sees two writers at once.
+// and with one queue the device never sees two writers at once. With
+// several queues a batch's commit splits its packets between them.
 func TestTxQueue_OrderUnderLock(t *testing.T) {
+	for _, queues := range []int{1, 3} {
+		t.Run(fmt.Sprintf("queues=%d", queues), func(t *testing.T) { testTxOrderUnderLock(t, queues) })
+	}
+}
+
+func testTxOrderUnderLock(t *testing.T, queues int) {
 	dev := newRecDev()
 	s := newTxStack(t, dev)
-	const flows, goroutines, per = 4, 8, 300
+	withQueues(s, queues)
+	const flows, goroutines, per = 5, 8, 300
 	type flow struct {
 		mu   sync.Mutex
 		next uint32
@@ -108,6 +127,11 @@ func TestTxQueue_OrderUnderLock(t *testing.T) {
 					emitTagged(s, b, uint32((g+i)%flows), f.next)
 					f.next++
 				}
+				if i%5 == 0 {
+					// A reply of another flow built without its lock,
+					// like a RST: tagged out of band, not checked.
+					emitTagged(s, b, flows, 0)
+				}
 				b.commit() // what afterEngine does before the unlock
 				f.mu.Unlock()
 				s.putBatch(b)
@@ -115,7 +139,7 @@ func TestTxQueue_OrderUnderLock(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if dev.overlap.Load() {
+	if queues == 1 && dev.overlap.Load() {
 		t.Error("two goroutines wrote to the device at once")
 	}
 	if !s.txIdle() {
@@ -124,6 +148,9 @@ func TestTxQueue_OrderUnderLock(t *testing.T) {
 	next := make([]uint32, flows)
 	for _, p := range dev.pkts {
 		f, seq := tagOf(p)
+		if f == flows {
+			continue
+		}
 		if seq != next[f] {
 			t.Fatalf("flow %d: packet %d on the wire where %d was due", f, seq, next[f])
 		}
@@ -204,10 +231,11 @@ func TestTxQueue_NoAllocs(t *testing.T) {
 	}
 	s := newTxStack(t, newRecDev())
 	s.dev = nil // nothing to record: only the queue's own work is measured
+	withQueues(s, 2)
 	b := newBatch(s)
 	run := func() {
 		for i := range 40 {
-			emitTagged(s, b, 0, uint32(i))
+			emitTagged(s, b, uint32(i%3), uint32(i)) // commits split across queues
 			if i%7 == 0 {
 				b.commit()
 			}

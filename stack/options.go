@@ -89,6 +89,10 @@ type Options struct {
 	// (ustack.manual): packets enter only through DeliverPacket and timers
 	// run only when a VirtualClock is advanced. For packet-level tests.
 	Manual bool
+	// Logf receives the kernel's operator log lines ("TCP: time wait bucket
+	// table overflow", "TCP: too many orphaned sockets"), each already
+	// rate-limited. Nil means the standard log package.
+	Logf func(format string, args ...any)
 }
 
 // Timewait profiles.

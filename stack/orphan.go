@@ -2,6 +2,7 @@ package stack
 
 import (
 	"sync"
+	"time"
 
 	"github.com/ustack/ustack/tcp"
 )
@@ -85,4 +86,19 @@ func (s *Stack) trackOrphan(c *conn, now tcp.Time) {
 	} else {
 		s.table.orphans.add(now, -1)
 	}
+}
+
+// orphanLogf is tcp.Config's Logf: the engine's "too many orphaned
+// sockets" line, with the kernel's "TCP: " prefix, at most once per 5 s of
+// stack time (net_ratelimit's default interval).
+func (s *Stack) orphanLogf(format string, args ...any) {
+	now := int64(s.now())
+	last := s.orphanLogAt.Load()
+	if last != 0 && now-last < int64(5*time.Second) {
+		return
+	}
+	if !s.orphanLogAt.CompareAndSwap(last, now) {
+		return
+	}
+	s.logf("TCP: "+format, args...)
 }

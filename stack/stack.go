@@ -34,6 +34,7 @@ package stack
 import (
 	"errors"
 	"fmt"
+	"log"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -56,10 +57,12 @@ type Stack struct {
 	// tsSkew is ustack.ts_clock_skew in ns: added to every timestamp
 	// option's clock (connections and TIME-WAIT ACKs), never to timers.
 	tsSkew atomic.Int64
-	dev    tun.Device
-	mtu    int
-	m      *metrics.Counters
-	addrs  [][4]byte
+	// orphanLogAt is when the orphan log line was last printed.
+	orphanLogAt atomic.Int64
+	dev         tun.Device
+	mtu         int
+	m           *metrics.Counters
+	addrs       [][4]byte
 
 	table     table
 	listeners listenTable
@@ -118,6 +121,7 @@ func New(dev tun.Device, opts Options) (*Stack, error) {
 	cfg0 := opts.tcpConfig(s.mtu)
 	cfg0.TSSkew = &s.tsSkew
 	cfg0.TooManyOrphans = s.tooManyOrphans
+	cfg0.Logf = s.orphanLogf
 	s.cfg.Store(cfg0)
 	s.seed = rand.Uint64()
 	s.ipID.Store(rand.Uint32())
@@ -170,6 +174,15 @@ func (s *Stack) isClosed() bool {
 // Counters returns the stack's MIB counters.
 func (s *Stack) Counters() *metrics.Counters { return s.m }
 
+// logf writes an operator log line through Options.Logf.
+func (s *Stack) logf(format string, args ...any) {
+	if f := s.o().Logf; f != nil {
+		f(format, args...)
+		return
+	}
+	log.Printf("ustack: "+format, args...)
+}
+
 // now is the stack's protocol time.
 func (s *Stack) now() tcp.Time { return s.clock.Now() }
 
@@ -206,6 +219,7 @@ func (s *Stack) SetOption(name, value string) error {
 	cfg.Secret = s.cfg.Load().Secret // ISNs and TS offsets stay continuous
 	cfg.TSSkew = &s.tsSkew
 	cfg.TooManyOrphans = s.tooManyOrphans
+	cfg.Logf = s.orphanLogf
 	s.tsSkew.Store(int64(o.TSClockSkew))
 	s.cfg.Store(cfg)
 	s.opts.Store(&o)

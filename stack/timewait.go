@@ -29,6 +29,9 @@ func newTWState(s *Stack) *twState {
 	t.cfg.Store(&cfg)
 	t.dr = timewait.NewDeathRow(cfg.Profile, int64(s.now()), s.m)
 	t.dr.SetMaxBuckets(s.o().TCPMaxTwBuckets)
+	// Kernels since 3.x only count TCPTimeWaitOverflow; the old line is
+	// kept (rate-limited by the death row) because operators search for it.
+	t.dr.SetLogger(func(msg string) { s.logf("%s", msg) })
 	return t
 }
 

@@ -200,21 +200,21 @@ func TestTimeWait(t *testing.T) {
 		harness.Summary(t, 0, e.Elapsed(), "connections", 2, "isn_delta", sa.Seq-fin.Seq-1)
 	})
 
-	// SCN-37 / TW-REUSE: two ephemeral ports, the client closes first each
+	// SCN-37 / TW-REUSE: 16 ephemeral ports, the client closes first each
 	// time; connect() reuses a TIME-WAIT 4-tuple only with tcp_tw_reuse=1
 	// and only after tcp_tw_reuse_delay; TWRecycled counts it.
 	for _, reuse := range []string{"0", "1"} {
 		t.Run("tw-reuse="+reuse+"/kernel-client-tiny-port-range", func(t *testing.T) {
 			e := harness.New(t, harness.Config{Tag: "twreuse", KernelSysctls: [][2]string{
-				{"net.ipv4.ip_local_port_range", "40000 40001"}, {"net.ipv4.tcp_tw_reuse", reuse}}})
+				{"net.ipv4.ip_local_port_range", "40000 40015"}, {"net.ipv4.tcp_tw_reuse", reuse}}})
 			ustackCloser(e, false)
-			for range 2 {
+			for range 16 {
 				kernelClientOnce(t, e, 0, false)
 			}
 			settle()
 			_, err := e.KernelDial(harness.StackAddrPort(twPort), 0, 2*time.Second)
 			if !errors.Is(err, syscall.EADDRNOTAVAIL) {
-				t.Fatalf("third connect within the reuse delay: %v, want EADDRNOTAVAIL", err)
+				t.Fatalf("17th connect within the reuse delay: %v, want EADDRNOTAVAIL", err)
 			}
 			time.Sleep(1100 * time.Millisecond) // tcp_tw_reuse_delay 1000 ms
 			c, err := e.KernelDial(harness.StackAddrPort(twPort), 0, 2*time.Second)
@@ -236,17 +236,17 @@ func TestTimeWait(t *testing.T) {
 
 		t.Run("tw-reuse="+reuse+"/ustack-client-tiny-port-range", func(t *testing.T) {
 			e := harness.New(t, harness.Config{Tag: "twreuse", StackOptions: [][2]string{
-				{"net.ipv4.ip_local_port_range", "40000 40001"}, {"net.ipv4.tcp_tw_reuse", reuse}}})
+				{"net.ipv4.ip_local_port_range", "40000 40015"}, {"net.ipv4.tcp_tw_reuse", reuse}}})
 			kl := e.KernelListen(harness.HostAddrPort(6001))
 			kernelCloser(kl, false)
 			d := &stack.Dialer{Stack: e.Stack, Timeout: 5 * time.Second}
-			for range 2 {
+			for range 16 {
 				ustackClientOnce(t, e, d, harness.HostAddrPort(6001), true)
 			}
 			settle()
 			_, err := d.DialContext(e.Ctx(), "tcp", harness.HostAddrPort(6001))
 			if !errors.Is(err, syscall.EADDRNOTAVAIL) {
-				t.Fatalf("third ustack connect within the reuse delay: %v, want EADDRNOTAVAIL", err)
+				t.Fatalf("17th ustack connect within the reuse delay: %v, want EADDRNOTAVAIL", err)
 			}
 			time.Sleep(1100 * time.Millisecond)
 			c, err := d.DialContext(e.Ctx(), "tcp", harness.HostAddrPort(6001))

@@ -10,6 +10,9 @@ import (
 
 // TestOptionsSetGet: sysctl names in both spellings, the kernel's ranges
 // (SYSCTL-1/2/9), and clear errors for unknown names and bad values.
+// SYSCTL-2: tcp_tw_reuse_delay accepts 1..60000 ms (0 and 60001 rejected).
+// SYSCTL-9: ip_local_port_range rejects high < low and low < 1024.
+// SYSCTL-10: ip_local_reserved_ports takes a list of ports and ranges.
 func TestOptionsSetGet(t *testing.T) {
 	tests := []struct {
 		name, value string
@@ -61,6 +64,10 @@ func TestOptionsSetGet(t *testing.T) {
 }
 
 // TestOptionsDefaults: the Linux 6.18 defaults, read back through Get.
+// CONST-2: tcp_fin_timeout 60 s. SYSCTL-3: tcp_max_tw_buckets 131072 (half
+// the ehash of the modelled machine). SYSCTL-5: tcp_timestamps 1.
+// SYSCTL-7: tcp_max_orphans 131072. SYSCTL-14: tcp_retries2 15.
+// CONST-10: tcp_invalid_ratelimit 500 ms. SYSCTL-9: 32768 60999.
 func TestOptionsDefaults(t *testing.T) {
 	want := map[string]string{
 		"net.ipv4.tcp_timestamps":         "1",

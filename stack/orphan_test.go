@@ -66,7 +66,9 @@ func orphanServer(t *testing.T, tweak func(*Options)) (*Stack, net.Listener, *Vi
 	return s, ln, clk, accept
 }
 
-// TestOrphanCount_ORPHAN1 (ORPHAN-1, CLOSE-14/17, MIB-STAT-2): a connection
+// TestOrphanCount_ORPHAN1 (ORPHAN-1, CLOSE-14, CLOSE-17, MIB-STAT-2;
+// TW-ENTER-8: the orphan is destroyed, orphan count -1, when it becomes a
+// record): a connection
 // the application closed counts as an orphan while it lives as a full
 // socket, not once it is a TIME-WAIT (here FIN_WAIT2-substate) record;
 // ORPHAN-2's test uses the cached count with the penalty shift.
@@ -94,7 +96,8 @@ func TestOrphanCount_ORPHAN1(t *testing.T) {
 	}
 }
 
-// TestCloseTooManyOrphans_SCN33 (SCN-33, CLOSE-16, ORPHAN-2, MIB-12): with
+// TestCloseTooManyOrphans_SCN33 (SCN-33, CLOSE-16, ORPHAN-2, MIB-12;
+// CLOSE-17: the reset socket is in CLOSE and destroyed at once): with
 // tcp_max_orphans = 0 and an orphan counted at the last refresh, a close()
 // that would leave another orphan resets the connection instead and
 // counts TCPAbortOnMemory.

@@ -7,7 +7,8 @@ import (
 	"testing"
 )
 
-// TestPort3_EvenPortsFirst (PORT-3, SCN-52): connect() without bind picks
+// TestPort3_EvenPortsFirst (PORT-3, SCN-52; SYSCTL-10: the two reserved ports
+// are never picked, so 10 of 12 ports are usable): connect() without bind picks
 // ports of the range's low parity while any is usable; bind(0) prefers the
 // other parity.
 func TestPort3_EvenPortsFirst(t *testing.T) {

@@ -74,6 +74,7 @@ func TestSockopt_Getters(t *testing.T) {
 	if v, _ := c.Linger2(); v != 60 {
 		t.Errorf("TCP_LINGER2 default %d, want tcp_fin_timeout 60", v)
 	}
+	// CONST-3, VER-9: TCP_LINGER2 is capped at TCP_FIN_TIMEOUT_MAX = 120 s [6.18].
 	for _, tc := range []struct{ set, want int }{{30, 30}, {500, 120}, {-5, -1}, {0, 60}} {
 		c.SetLinger2(tc.set)
 		if v, _ := c.Linger2(); v != tc.want {

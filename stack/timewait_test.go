@@ -54,6 +54,10 @@ func countState(socks []SocketInfo, st tcp.State) int {
 }
 
 // TestTWEnter_ServerClosesFirst (TW-ENTER-1/7, MIB-1, MIB-STAT-1, FW2-10):
+// TW-ENTER-10: the record counts in sockstat tw, not in inuse, and is
+// listed with its remaining time. MIB-STAT-3: inuse counts only the
+// listener once the connection became a record. TW-ENTER-8: the attached
+// socket sees CLOSE.
 // the server closes first and keeps the 4-tuple as a TIME-WAIT record for
 // exactly 60 s; the passive closer (client) keeps nothing (CLOSE-21).
 func TestTWEnter_ServerClosesFirst(t *testing.T) {
@@ -94,7 +98,8 @@ func TestTWEnter_ServerClosesFirst(t *testing.T) {
 	}
 }
 
-// TestTWEnter_MaxBucketsZero (TW-ENTER-2/3, SCN-34): with
+// TestTWEnter_MaxBucketsZero (TW-ENTER-2/3, SCN-34; CLOSE-24: the socket is
+// simply finished and its connect()-chosen port released): with
 // tcp_max_tw_buckets = 0 no record is created, TCPTimeWaitOverflow counts,
 // and the port is released at once.
 func TestTWEnter_MaxBucketsZero(t *testing.T) {

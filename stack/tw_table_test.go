@@ -188,7 +188,8 @@ func TestRecordSetAgainstMap(t *testing.T) {
 	}
 }
 
-// TestTableOneEntryPerTuple (TW-LOOKUP-1/3): a tuple holds a connection or
+// TestTableOneEntryPerTuple (TW-LOOKUP-1/3; TW-LOOKUP-3: the record replaces
+// the connection in its slot, lookup finds exactly one of them): a tuple holds a connection or
 // a record, and a connection taking over a record's tuple (TW-REUSE-10)
 // displaces it.
 func TestTableOneEntryPerTuple(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 )
 
 // SCN-29, CLOSE-3/5/6/10: close with unread data sends RST|ACK, no FIN.
+// MIB-9: TCPAbortOnClose +1. MIB-18: OutRsts and EstabResets +1.
 func TestCloseUnreadDataRSTCLOSE6(t *testing.T) {
 	h := newHarness(t)
 	h.passive(plainSYN())
@@ -78,6 +79,9 @@ func TestCloseSynSentSendsNothingCLOSE8(t *testing.T) {
 
 // SCN-1/SCN-18, FW2-4(c): local close first; the FIN is ACKed; the orphan
 // becomes a FIN_WAIT2 record for tcp_fin_timeout.
+// ORPHAN-9, TW-ENTER-8: an orphan in FIN_WAIT1 whose FIN is acknowledged
+// follows FW2-4: it becomes a FIN_WAIT2-substate record and the socket
+// itself is finished (CLOSE).
 func TestActiveCloseOrphanFW2Record(t *testing.T) {
 	h := newHarness(t)
 	h.passive(linuxSYN(100))
@@ -174,7 +178,8 @@ func TestCloseInFW2Linger2NegativeSCN28(t *testing.T) {
 }
 
 // SCN-26, FW2-2/6/7: tcp_fin_timeout 90 s: 30 s as a full socket, then a
-// FIN_WAIT2 record for another 30 s.
+// FIN_WAIT2 record for another 30 s. TIMER-11: the orphaned full-socket
+// FIN_WAIT2 runs on the keepalive timer reused as FIN_WAIT2 timer.
 func TestFinTimeoutAbove60SCN26(t *testing.T) {
 	h := newHarness(t)
 	h.cfg.FinTimeout = 90 * time.Second
@@ -195,7 +200,8 @@ func TestFinTimeoutAbove60SCN26(t *testing.T) {
 	h.expectNone()
 }
 
-// SCN-31, CLOSE-12: new data after close is answered with RST.
+// SCN-31, CLOSE-12, ORPHAN-9: new data reaching an orphan after close is
+// answered with RST.
 func TestDataAfterCloseRSTSCN31(t *testing.T) {
 	h := newHarness(t)
 	h.passive(plainSYN())
@@ -210,6 +216,8 @@ func TestDataAfterCloseRSTSCN31(t *testing.T) {
 
 // SCN-32, ORPHAN-3/4/5/8: an unanswered FIN is retransmitted with backoff
 // and the orphan dies silently 102.2 s after the FIN went out.
+// TIMER-11: only the retransmission timer drives an orphaned FIN_WAIT1.
+// MIB-13: TCPAbortOnTimeout +1.
 func TestOrphanFINTimeoutSCN32(t *testing.T) {
 	h := newHarness(t)
 	h.passive(plainSYN())

@@ -115,6 +115,9 @@ func TestCorkHoldsPartial(t *testing.T) {
 	h.expect(fPA, snd0+1000, rcv0)
 }
 
+// TestRTOBackoffAndETIMEDOUT: CONST-7 (RTO from TCP_RTO_MIN 200 ms doubling
+// up to TCP_RTO_MAX 120 s); SYSCTL-14 (tcp_retries2 15: a non-orphan gives
+// up 924.6 s after the first transmission); MIB-13 (TCPAbortOnTimeout).
 func TestRTOBackoffAndETIMEDOUT(t *testing.T) {
 	h := newHarness(t)
 	h.passive(plainSYN())

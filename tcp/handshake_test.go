@@ -95,6 +95,8 @@ func TestActiveOpenSYNOptions(t *testing.T) {
 	}
 }
 
+// TestSYNRetransmitBackoffAndTimeout: CONST-7: TCP_TIMEOUT_INIT 1 s, then
+// doubling; MIB-18: AttemptFails +1 when the connect times out.
 func TestSYNRetransmitBackoffAndTimeout(t *testing.T) {
 	h := newHarness(t)
 	h.c = NewActive(h.cfg, h.m, testTuple, ActiveOpts{ISN: 100, HasISN: true}, h.now, h.e)
@@ -197,6 +199,7 @@ func TestSimultaneousOpen(t *testing.T) {
 	}
 }
 
+// TestISNAndTSOffsetKeyed: VER-8: TS offsets are per 4-tuple (6.18.17+).
 func TestISNAndTSOffsetKeyed(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Secret = [16]byte{1}

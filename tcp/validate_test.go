@@ -52,7 +52,8 @@ func TestPAWSEstablishedSCN42(t *testing.T) {
 	if h.m.Get(metrics.TcpExtPAWSEstab) != 4 {
 		t.Error("disordered ACK counted as PAWS failure")
 	}
-	// PAWS-8: an old pure ACK below rcv_nxt is dropped silently (PAWSOldAck).
+	// PAWS-8: an old pure ACK below rcv_nxt is dropped silently (PAWSOldAck,
+	// MIB-6; BeyondWindow is TestOutOfWindowDataDupAck).
 	h.send(mkSeg(rcv0+50, snd0, fA, 1000, nil, tsOpt(900, 1)))
 	h.expectNone()
 	if h.m.Get(metrics.TcpExtPAWSOldAck) != 1 {
@@ -127,6 +128,8 @@ func TestRSTRules(t *testing.T) {
 	}
 }
 
+// MIB-16: a SYN on a synchronized socket gets a challenge ACK, counted
+// TCPSYNChallenge and TCPChallengeACK.
 func TestSYNInEstablishedChallengeACK(t *testing.T) {
 	h := newHarness(t)
 	h.passive(plainSYN())

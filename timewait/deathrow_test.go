@@ -23,6 +23,7 @@ func expire(d *DeathRow, now int64) []*Record { return d.Expire(now, nil) }
 
 // TestDeathRowTimeWait60s: TIME_WAIT lives exactly 60 s (TW-ENTER-6,
 // TIMER-1, SCN-1), on a virtual clock, whatever the RTO.
+// CONST-1: TCP_TIMEWAIT_LEN is 60 s: not expired at 60 s - 1 ns, expired at 60 s.
 func TestDeathRowTimeWait60s(t *testing.T) {
 	m := metrics.New()
 	d := NewDeathRow(Linux618, t0, m)
@@ -91,7 +92,10 @@ func TestDeathRowFinWait2Timeout(t *testing.T) {
 	}
 }
 
-// TestDeathRowBucketLimit: TW-ENTER-2/3, SCN-34.
+// TestDeathRowBucketLimit: TW-ENTER-2/3, SCN-34. SYSCTL-3: tcp_max_tw_buckets
+// refuses a record when count >= limit, 0 refuses all. VER-10: a refusal
+// counts TCPTimeWaitOverflow (the historical log line is only the optional
+// operator log, rate-limited to one per 5 s).
 func TestDeathRowBucketLimit(t *testing.T) {
 	m := metrics.New()
 	d := NewDeathRow(Linux618, t0, m)
@@ -221,7 +225,8 @@ func TestProfile411Counting(t *testing.T) {
 	}
 }
 
-// TestProfile411Recycle: RECYCLE-4, SCN-46: with tw_recycle a timestamped
+// TestProfile411Recycle: RECYCLE-4, SCN-46, RECYCLE-1 (6.18 has no
+// tcp_tw_recycle: the setting is ignored there): with tw_recycle a timestamped
 // TIME_WAIT lasts RTO3.5 (700 ms at RTO 200 ms) and counts TWKilled.
 func TestProfile411Recycle(t *testing.T) {
 	m := metrics.New()
@@ -285,7 +290,8 @@ func TestRecycle5FinRearm(t *testing.T) {
 	}
 }
 
-// TestProfile310Cells: TIMER-8: a 60 s record placed 7 cells ahead is reaped
+// TestProfile310Cells: TIMER-7, CONST-13 (8 slow cells of 7.5 s) and
+// TIMER-8: a 60 s record placed 7 cells ahead is reaped
 // by the 8th hangman tick: between 52.5 and 60 s, exactly 60 s if the
 // hangman was idle; counted TW (TIMER-9, MIB-1).
 func TestProfile310Cells(t *testing.T) {
@@ -331,7 +337,8 @@ func TestProfile310Cells(t *testing.T) {
 	}
 }
 
-// TestProfile310QuotaStall: TIMER-9: a cell with more than 100 records
+// TestProfile310QuotaStall: TIMER-9, CONST-13 (kill quota 100 per tick): a
+// cell with more than 100 records
 // stalls the cell index, so every other cell waits one more period.
 func TestProfile310QuotaStall(t *testing.T) {
 	d := NewDeathRow(Linux310, t0, nil)
@@ -354,8 +361,8 @@ func TestProfile310QuotaStall(t *testing.T) {
 	}
 }
 
-// TestProfile310Calendar: TIMER-10: short timeouts use the fast calendar
-// (128 ms ticks) and count TWKilled; early kills count nothing.
+// TestProfile310Calendar: TIMER-10, TIMER-7, CONST-13: short timeouts use
+// the fast calendar (128 ms ticks) and count TWKilled; early kills count nothing.
 func TestProfile310Calendar(t *testing.T) {
 	m := metrics.New()
 	d := NewDeathRow(Linux310, t0, m)

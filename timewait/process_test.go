@@ -84,8 +84,11 @@ var (
 )
 
 var procCases = []procCase{
-	// Substate FIN_WAIT2.
+	// Substate FIN_WAIT2 (FW2-11: segments at a FIN_WAIT2-substate record
+	// follow TW-PROC-4 ... TW-PROC-9).
 	{name: "TW-PROC-4_out_of_window_ack", sub: fw2, seg: seg(A, tR+tW+100, 0, noSeg), want: ack},
+	// CONST-10: tcp_invalid_ratelimit 500 ms: suppressed 100 ms after the
+	// last OOW ACK, answered again 500 ms after it.
 	{name: "TW-PROC-4_out_of_window_rate_limited", sub: fw2, lastOOW: 100 * ms, seg: seg(A, tR+tW+100, 0, noSeg), want: none,
 		counts: map[metrics.ID]uint64{skipFW2: 1}},
 	{name: "TW-PROC-4_rate_limit_over_after_500ms", sub: fw2, lastOOW: 500 * ms, seg: seg(A, tR+tW+100, 0, noSeg), want: ack},
@@ -119,6 +122,7 @@ var procCases = []procCase{
 	// Substate TIME_WAIT.
 	{name: "TW-PROC-11_exact_rst_kills", sub: tw, seg: seg(R, tR, 0, noSeg), want: kill},
 	{name: "TW-PROC-11_exact_rst_ack_kills", sub: tw, seg: seg(R|A, tR, 0, ts(tT+1)), want: kill},
+	// VER-2: the RST ignored under rfc1337 re-arms in 4.11, not in 6.18.
 	{name: "TW-PROC-12_rfc1337_rst_ignored_no_rearm", sub: tw, cfg: rfc1337, seg: seg(R, tR, 0, ts(tT+3)), want: none,
 		wantT: tT + 3, wantTs: SecClock(t0 + 500*ms)},
 	{name: "TW-PROC-12_rfc1337_rst_rearms_in_4.11", sub: tw, cfg: func(c *Config) { c.Profile = Linux411; c.RFC1337 = true },
@@ -160,13 +164,16 @@ var procCases = []procCase{
 		counts: map[metrics.ID]uint64{pawsTW: 1}},
 	{name: "TW-PROC-18_limit_disabled", sub: tw, cfg: func(c *Config) { c.InvalidRateLimit = 0 }, lastOOW: 1 * ms,
 		seg: seg(A, tR-1, 0, noSeg), want: ackRe},
+	// VER-3: OOW ACK rate limiting exists since 4.0; 3.10 ACKs every one.
 	{name: "TW-PROC-18_3.10_no_limit", sub: tw, cfg: p310, lastOOW: 1 * ms, seg: seg(A, tR-1, 0, noSeg),
 		want: Verdict{Action: ActionACK, Rearm: true, RearmTimeout: TimeWaitLen}},
 	{name: "TW-PROC-18_4.11_limit_without_oow_flag", sub: tw, cfg: p411, lastOOW: 1 * ms, seg: seg(A, tR-1, 0, noSeg),
 		want: rearm, counts: map[metrics.ID]uint64{skipTW: 1}},
 	{name: "TW-PROC-22_second_fin_at_R", sub: tw, lastOOW: 1 * ms, seg: seg(F|A, tR, 0, noSeg), want: ackRe},
 
-	// PAWS rules as used by TIME-WAIT.
+	// PAWS rules as used by TIME-WAIT. CONST-4: TCP_PAWS_MSL = 60 s for the
+	// RST relaxation. CONST-6, VER-5: ts_recent expires after 2147 s in 6.18,
+	// 24 days in 4.11.
 	{name: "PAWS-6_rst_accepted_after_paws_msl", sub: tw, at: 61 * sec, seg: seg(R, tR, 0, ts(tT-5)), want: kill},
 	{name: "PAWS-6_rst_rejected_before_paws_msl", sub: tw, at: 59 * sec, seg: seg(R, tR, 0, ts(tT-5)), want: none,
 		counts: map[metrics.ID]uint64{pawsTW: 1}},

@@ -30,7 +30,10 @@ func TestRecycle3RememberRule(t *testing.T) {
 	}
 }
 
-// TestRecycle6PassiveReject: SCN-45, RECYCLE-6/9: after host A behind NAT X
+// TestRecycle6PassiveReject: SCN-45, RECYCLE-6, RECYCLE-9 (NAT breakage:
+// one address, two TS clocks), VER-7 (recycle only in 4.11/3.10, the no-TS
+// rejection not in 3.10), CONST-5 (TCP_PAWS_WINDOW 1: TSval one below the
+// cache passes, two below is dropped): after host A behind NAT X
 // closed with TSval 5e6, host B's SYN with TSval 1000 is dropped silently
 // for 60 s; a SYN without timestamps too [4.11] but not [3.10].
 func TestRecycle6PassiveReject(t *testing.T) {
@@ -75,7 +78,8 @@ func TestRecycle6PassiveReject(t *testing.T) {
 }
 
 // TestRecycle7Fetch: the connecting side copies a cached stamp at most 60 s
-// old.
+// old. RECYCLE-2: the cache is keyed by (local address, remote address)
+// and an unknown pair has no entry.
 func TestRecycle7Fetch(t *testing.T) {
 	c := NewPeerCache(16)
 	c.Remember(hostK, natX, 77, SecClock(t0), t0)

@@ -6,6 +6,8 @@ import (
 	"github.com/ustack/ustack/metrics"
 )
 
+// TestTWReuse: TW-REUSE-*; SYSCTL-2: with the default tcp_tw_reuse_delay
+// (1000 ms) reuse is refused at exactly 1000 ms and allowed at 1001 ms.
 func TestTWReuse(t *testing.T) {
 	lo := Tuple{LocalAddr: [4]byte{127, 0, 0, 1}, RemoteAddr: [4]byte{127, 0, 0, 1}, LocalPort: 40000, RemotePort: 80}
 	cases := []struct {
@@ -60,7 +62,7 @@ func TestTWReuseDelayWraps(t *testing.T) {
 	}
 }
 
-// TestTWReuseLegacy: TW-REUSE-6: [4.11] boolean sysctl, "last TSval more
+// TestTWReuseLegacy: TW-REUSE-6, VER-6: [4.11] boolean sysctl, "last TSval more
 // than 1 s ago" in whole seconds, no substate or loopback rule.
 func TestTWReuseLegacy(t *testing.T) {
 	r := newRec(SubstateFinWait2, false) // Ts = 100 s

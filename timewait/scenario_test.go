@@ -323,6 +323,8 @@ func TestSCN34_no_buckets(t *testing.T) {
 	}
 }
 
+// SCN-47, MIB-1: 100 records count TW +100 at entry even though 10 are
+// killed; the rest leave 60 s after their own entry.
 func TestSCN47_counted_at_entry(t *testing.T) {
 	m := metrics.New()
 	d := NewDeathRow(Linux618, t0, m)
@@ -342,6 +344,8 @@ func TestSCN47_counted_at_entry(t *testing.T) {
 	}
 }
 
+// SCN-49, TIMER-6 (a): OOW ACKs every 30 s are each answered (>= 500 ms
+// apart) and each restarts 60 s, so the record outlives 60 s by far.
 func TestSCN49_oow_acks_keep_alive(t *testing.T) {
 	h := newHarness(t, tw, false, 0)
 	for i := int64(1); i <= 20; i++ {

@@ -78,6 +78,11 @@ type Conn struct {
 	tsOffset uint32
 	tsRecent uint32
 	tsStamp  int64 // ts_recent_stamp in seconds, 0 = none
+	// synTSFirst/synTSLast are the TSvals of our first and latest SYN-ACK
+	// (snt_tsval_first/last): a passive SYN_RECV accepts only a TSecr in
+	// between (PAWS-12). synTSFirst 0 means no SYN-ACK carried a TS yet.
+	synTSFirst uint32
+	synTSLast  uint32
 
 	// RTT and timers.
 	srttUs     int64 // srtt << 3, microseconds

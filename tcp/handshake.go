@@ -377,23 +377,3 @@ func (c *Conn) initTransfer(now Time) {
 		c.keepAt = now.add(c.keepIdleTime())
 	}
 }
-
-// synRecvInput handles the request-socket checks of tcp_check_req for a
-// connection still in SYN_RECV. It returns true when the segment was
-// consumed here.
-func (c *Conn) synRecvInput(seg *Segment, now Time, e Emitter) bool {
-	f := seg.Flags
-	if c.passive && seg.Seq == c.irs && f&(header.FlagSYN|header.FlagACK|header.FlagRST) == header.FlagSYN {
-		// A retransmitted SYN gets the SYN-ACK again (inet_rtx_syn_ack).
-		c.inc(metrics.TcpExtTCPSynRetrans)
-		c.inc(metrics.TcpRetransSegs)
-		c.totalRetrans++
-		c.transmit(e, c.iss, header.FlagSYN|header.FlagACK, 0, now)
-		return true
-	}
-	if f&header.FlagACK != 0 && f&header.FlagRST == 0 && (!after(seg.Ack, c.sndUna) || after(seg.Ack, c.sndNxt)) {
-		c.replyReset(seg, e) // the listener answers a bad ACK with RST
-		return true
-	}
-	return false
-}

@@ -68,6 +68,7 @@ func (c *Conn) Input(seg *Segment, now Time, e Emitter) {
 	// (embryonic reset; a SYN is answered with RST).
 	if c.state == StateSynRecv && c.passive && f&(header.FlagRST|header.FlagSYN) != 0 {
 		c.replyReset(seg, e)
+		c.inc(metrics.TcpExtEmbryonicRsts)
 		c.setState(StateClose) // counts AttemptFails
 		c.stopTimers()
 		c.events |= EventClosed

@@ -38,6 +38,9 @@ func (c *Conn) synOpts(o *header.Options, now Time) {
 		o.TSVal = c.tsNow(now)
 		if c.state == StateSynRecv {
 			o.TSEcr = c.tsRecent
+			if c.passive {
+				c.noteSynAckTS(o)
+			}
 		}
 	}
 	o.SACKPermitted = c.sackOK
@@ -64,9 +67,14 @@ func (c *Conn) transmit(e Emitter, seq uint32, flags uint8, n int, now Time) {
 	b := e.Buffer(hl + n)
 	seg := header.TCP(b[:hl+n])
 	var win uint16
-	if syn {
+	switch {
+	case syn:
 		win = uint16(min(c.rcvWnd, 65535)) // a SYN's window is never scaled
-	} else {
+	case c.state == StateSynRecv && c.passive:
+		// A request socket's ACK (tcp_v4_reqsk_send_ack) repeats the
+		// SYN-ACK's window, scaled and truncated; nothing is re-chosen.
+		win = uint16(c.reqWindow() >> c.rcvWScale)
+	default:
 		win = c.selectWindow()
 	}
 	ack := uint32(0)

@@ -42,14 +42,16 @@ func TestPAWS12_SynRecvOldTSval(t *testing.T) {
 	if n := h.m.Get(metrics.TcpExtPAWSEstab); n != 1 {
 		t.Errorf("PAWSEstab %d, want 1", n)
 	}
-	// A second failure within tcp_invalid_ratelimit gets no reply. (Linux
-	// counts it TCPACKSkippedSynRecv; ustack counts TCPACKSkippedPAWS, and
-	// does not check TSecr against its SYN-ACKs (TSEcrRejected): both are
-	// reported to the lead, so the counter is not asserted here.)
+	// MIB-15: a second failure within tcp_invalid_ratelimit gets no reply;
+	// the request-socket limiter counts TCPACKSkippedSynRecv, not the full
+	// socket's TCPACKSkippedPAWS.
 	h.send(mkSeg(peerISN+1, ourISN+1, fA, 1000, nil, &header.Options{HasTS: true, TSVal: 500, TSEcr: sa.Opts.TSVal}))
 	h.expectNone()
 	if h.c.State() != StateSynRecv || h.m.Get(metrics.TcpExtPAWSEstab) != 2 {
 		t.Errorf("second PAWS failure: state %v PAWSEstab %d", h.c.State(), h.m.Get(metrics.TcpExtPAWSEstab))
+	}
+	if s, p := h.m.Get(metrics.TcpExtTCPACKSkippedSynRecv), h.m.Get(metrics.TcpExtTCPACKSkippedPAWS); s != 1 || p != 0 {
+		t.Errorf("TCPACKSkippedSynRecv %d TCPACKSkippedPAWS %d, want 1 0", s, p)
 	}
 }
 

@@ -13,29 +13,78 @@ import (
 // portTable is the bind hash ("bhash"): one bucket per local port in use,
 // listing its owners — listeners, connections and TIME-WAIT records
 // (TW-LOOKUP-8: a record keeps its port in use until it dies).
+//
+// A client's records spread over the ephemeral ports, a few per port, so
+// what a port costs counts as much as what a record costs (the issue's
+// 128 B per record, port table included). A port's bucket is therefore
+// split: a 12-byte portSlot, in pages indexed by the port number, holds
+// the flags and one count of TIME-WAIT records; a full portBucket, kept
+// in a map beside it, exists only while the port also has listeners or
+// connections, or records of a second combination. A port held by
+// records alone costs its slot.
 type portTable struct {
 	s  *Stack
-	mu sync.Mutex // guards buckets and perturb
-	// buckets by port. A bucket created by bind()/listen() is "reusable"
-	// (fastreuse >= 0) and connect()'s search skips it (PORT-4).
-	buckets map[uint16]*portBucket
+	mu sync.Mutex // guards everything below
+	// pages holds the slots by slotIndex, portPageBits of it to a page; a
+	// page exists while one of its ports is in use, used[i] counting
+	// them. Pages hold no pointers, so the GC does not scan them.
+	pages [portPages]*portPage
+	used  [portPages]uint16
+	// full is the rest of the buckets whose slot has slotFull. Go maps
+	// never shrink, and a client's connections all turning into records
+	// would leave one empty map slot per port behind; fullPeak lets
+	// tidy rebuild the map once it is mostly empty.
+	full     map[uint16]*portBucket
+	fullPeak int
 	// perturb is table_perturb of RFC 6056 algorithm 4 (PORT-2, PORT-6),
 	// smaller than Linux's 2^16 slots.
 	perturb [perturbSlots]uint32
 	secret  [16]byte
 }
 
-const perturbSlots = 1 << 10
+const (
+	perturbSlots = 1 << 10
 
-// portBucket is one port's owners. Full sockets are listed one by one;
-// TIME-WAIT records only as counts per combination of the properties
-// bind()'s conflict check reads (address, SO_REUSEADDR, SO_REUSEPORT), so
-// a port held by a million records costs a few bytes, not a map entry per
-// record (the 128 B/record bound). Records of one combination are
-// interchangeable for every question the table answers: is the port in
-// use, does a bind conflict.
+	portPageBits = 8
+	portPages    = 1 << (16 - portPageBits)
+	portPageMask = 1<<portPageBits - 1
+)
+
+// portPage is 256 slots, 3 KiB: the default ephemeral range fills 112.
+type portPage [1 << portPageBits]portSlot
+
+// slotIndex is port rotated right by one bit: the ports of one parity are
+// neighbours, so a client whose connect()s take only the even ports
+// (PORT-3) fills its pages instead of using every other slot of twice as
+// many.
+func slotIndex(port uint16) uint16 { return port>>1 | port<<15 }
+
+// portSlot is a port's bucket, or its head when it has a portBucket too.
+// A bucket created by bind()/listen() is "reusable" (fastreuse >= 0,
+// slotByBind) and connect()'s search skips it (PORT-4). The slot counts
+// the TIME-WAIT records of one combination of the properties bind()'s
+// conflict check reads (address, SO_REUSEADDR, SO_REUSEPORT): records of
+// one combination are interchangeable for every question the table
+// answers (is the port in use, does a bind conflict), so a port held by a
+// million records costs no more than one held by a single record.
+type portSlot struct {
+	addr  [4]byte // the counted combination's address; zero is INADDR_ANY
+	n     uint32  // records counted under the combination; 0: none
+	flags uint8
+}
+
+const (
+	slotLive   = 1 << iota // the port has a bucket
+	slotByBind             // made by bind() or listen() (PORT-4)
+	slotFull               // p.full holds the rest of the bucket
+	slotReuse              // the counted combination's SO_REUSEADDR
+	slotRPort              // and SO_REUSEPORT
+)
+
+// portBucket is the part of a port's bucket that a slot cannot hold. Full
+// sockets are listed one by one; TIME-WAIT records of combinations other
+// than the slot's are counted like the slot's.
 type portBucket struct {
-	byBind bool
 	owners map[any]portOwner // listeners and connections; nil when none
 	tw     []twOwners        // TIME-WAIT records, one entry per combination
 }
@@ -65,9 +114,107 @@ func twKey(r *timewait.Record) portOwner {
 	}
 }
 
-func (b *portBucket) empty() bool { return len(b.owners) == 0 && len(b.tw) == 0 }
+// key is the combination the slot counts.
+func (sl *portSlot) key() portOwner {
+	return portOwner{addr: sl.addr, reuse: sl.flags&slotReuse != 0, rport: sl.flags&slotRPort != 0}
+}
 
-func (b *portBucket) addOwner(owner any, o portOwner) {
+func (sl *portSlot) setKey(k portOwner) {
+	sl.addr = k.addr
+	sl.flags &^= slotReuse | slotRPort
+	if k.reuse {
+		sl.flags |= slotReuse
+	}
+	if k.rport {
+		sl.flags |= slotRPort
+	}
+}
+
+func (p *portTable) init(s *Stack) {
+	p.s = s
+	p.full = make(map[uint16]*portBucket)
+	for i := range p.secret {
+		p.secret[i] = byte(rand.Uint32())
+	}
+}
+
+// lookup returns port's slot, or nil when the port has no bucket.
+func (p *portTable) lookup(port uint16) *portSlot {
+	x := slotIndex(port)
+	if pg := p.pages[x>>portPageBits]; pg != nil {
+		if sl := &pg[x&portPageMask]; sl.flags&slotLive != 0 {
+			return sl
+		}
+	}
+	return nil
+}
+
+// create makes port's bucket, which must not exist. The caller adds an
+// owner before it calls tidy.
+func (p *portTable) create(port uint16, byBind bool) *portSlot {
+	x := slotIndex(port)
+	i := x >> portPageBits
+	pg := p.pages[i]
+	if pg == nil {
+		pg = new(portPage)
+		p.pages[i] = pg
+	}
+	p.used[i]++
+	sl := &pg[x&portPageMask]
+	sl.flags = slotLive
+	if byBind {
+		sl.flags |= slotByBind
+	}
+	return sl
+}
+
+// bucket returns the full part of port's bucket, nil when it has none.
+func (p *portTable) bucket(port uint16, sl *portSlot) *portBucket {
+	if sl.flags&slotFull == 0 {
+		return nil
+	}
+	return p.full[port]
+}
+
+// makeBucket returns the full part of port's bucket, making it if needed.
+func (p *portTable) makeBucket(port uint16, sl *portSlot) *portBucket {
+	if b := p.bucket(port, sl); b != nil {
+		return b
+	}
+	b := new(portBucket)
+	p.full[port] = b
+	sl.flags |= slotFull
+	p.fullPeak = max(p.fullPeak, len(p.full))
+	return b
+}
+
+// tidy ends every change to port's bucket: an empty full part goes, and an
+// empty bucket disappears with, at last, its page. sl is invalid after.
+func (p *portTable) tidy(port uint16, sl *portSlot) {
+	if b := p.bucket(port, sl); b != nil && len(b.owners) == 0 && len(b.tw) == 0 {
+		delete(p.full, port)
+		sl.flags &^= slotFull
+		if n := len(p.full); p.fullPeak > 64 && n*8 < p.fullPeak {
+			// At most 65536/8 entries to copy, after as many deletions.
+			m := make(map[uint16]*portBucket, n)
+			for k, v := range p.full {
+				m[k] = v
+			}
+			p.full, p.fullPeak = m, n
+		}
+	}
+	if sl.n != 0 || sl.flags&slotFull != 0 {
+		return
+	}
+	*sl = portSlot{}
+	i := slotIndex(port) >> portPageBits
+	if p.used[i]--; p.used[i] == 0 {
+		p.pages[i] = nil
+	}
+}
+
+func (p *portTable) addOwner(port uint16, sl *portSlot, owner any, o portOwner) {
+	b := p.makeBucket(port, sl)
 	if b.owners == nil {
 		b.owners = make(map[any]portOwner, 1)
 	}
@@ -78,28 +225,53 @@ func (b *portBucket) addOwner(owner any, o portOwner) {
 // combination has no count changes nothing; but records of one
 // combination are indistinguishable, so a record released twice takes a
 // live record's count with it: see release.
-func (b *portBucket) removeOwner(owner any) {
+func (p *portTable) removeOwner(port uint16, sl *portSlot, owner any) {
 	if r, ok := owner.(*timewait.Record); ok {
-		b.removeTW(twKey(r))
+		p.removeTW(port, sl, twKey(r))
 		return
 	}
-	delete(b.owners, owner)
-	if len(b.owners) == 0 {
-		b.owners = nil // a map does not shrink; most buckets lose their last socket to TIME-WAIT
+	if b := p.bucket(port, sl); b != nil {
+		delete(b.owners, owner)
+		if len(b.owners) == 0 {
+			b.owners = nil // a map does not shrink; most buckets lose their last socket to TIME-WAIT
+		}
 	}
 }
 
-func (b *portBucket) addTW(k portOwner) {
-	for i := range b.tw {
-		if b.tw[i].key == k {
-			b.tw[i].n++
-			return
+// addTW counts a record of combination k: in the slot when it counts k
+// or nothing yet, otherwise in the full part.
+func (p *portTable) addTW(port uint16, sl *portSlot, k portOwner) {
+	if sl.n != 0 && sl.key() == k {
+		sl.n++
+		return
+	}
+	b := p.bucket(port, sl)
+	if b != nil {
+		for i := range b.tw {
+			if b.tw[i].key == k {
+				b.tw[i].n++
+				return
+			}
 		}
 	}
+	if sl.n == 0 {
+		sl.setKey(k)
+		sl.n = 1
+		return
+	}
+	b = p.makeBucket(port, sl)
 	b.tw = append(b.tw, twOwners{key: k, n: 1})
 }
 
-func (b *portBucket) removeTW(k portOwner) {
+func (p *portTable) removeTW(port uint16, sl *portSlot, k portOwner) {
+	if sl.n != 0 && sl.key() == k {
+		sl.n--
+		return
+	}
+	b := p.bucket(port, sl)
+	if b == nil {
+		return
+	}
 	for i := range b.tw {
 		if b.tw[i].key != k {
 			continue
@@ -108,26 +280,23 @@ func (b *portBucket) removeTW(k portOwner) {
 			last := len(b.tw) - 1
 			b.tw[i] = b.tw[last]
 			b.tw = b.tw[:last]
+			if last == 0 {
+				b.tw = nil
+			}
 		}
 		return
 	}
 }
 
 // twCount returns the number of records holding the bucket's port.
-func (b *portBucket) twCount() int {
-	n := 0
-	for _, e := range b.tw {
-		n += int(e.n)
+func (p *portTable) twCount(port uint16, sl *portSlot) int {
+	n := int(sl.n)
+	if b := p.bucket(port, sl); b != nil {
+		for _, e := range b.tw {
+			n += int(e.n)
+		}
 	}
 	return n
-}
-
-func (p *portTable) init(s *Stack) {
-	p.s = s
-	p.buckets = make(map[uint16]*portBucket)
-	for i := range p.secret {
-		p.secret[i] = byte(rand.Uint32())
-	}
 }
 
 func overlap(a, b [4]byte) bool { return a == b || a == [4]byte{} || b == [4]byte{} }
@@ -150,7 +319,14 @@ func bindConflict(o portOwner, addr [4]byte, reuse, reusePort bool) bool {
 // conflictLocked is inet_csk_bind_conflict over every owner of the port,
 // TIME-WAIT records included (TW-LOOKUP-8): a record is a non-listening
 // owner with its socket's SO_REUSEADDR and SO_REUSEPORT.
-func (b *portBucket) conflictLocked(addr [4]byte, reuse, reusePort bool) bool {
+func (p *portTable) conflictLocked(port uint16, sl *portSlot, addr [4]byte, reuse, reusePort bool) bool {
+	if sl.n != 0 && bindConflict(sl.key(), addr, reuse, reusePort) {
+		return true
+	}
+	b := p.bucket(port, sl)
+	if b == nil {
+		return false
+	}
 	for _, e := range b.tw {
 		if bindConflict(e.key, addr, reuse, reusePort) {
 			return true
@@ -188,7 +364,7 @@ func (p *portTable) bindOpts(addr [4]byte, port uint16, o portOwner, owner any) 
 				}
 				// A port held only by TIME-WAIT records is in use too
 				// (TW-LOOKUP-8).
-				if p.buckets[uint16(cand)] == nil && !p.s.o().reservedPort(cand) {
+				if p.lookup(uint16(cand)) == nil && !p.s.o().reservedPort(cand) {
 					port, found = uint16(cand), true
 					break
 				}
@@ -198,14 +374,13 @@ func (p *portTable) bindOpts(addr [4]byte, port uint16, o portOwner, owner any) 
 			return 0, syscall.EADDRNOTAVAIL
 		}
 	}
-	b := p.buckets[port]
-	if b == nil {
-		b = &portBucket{byBind: true}
-		p.buckets[port] = b
-	} else if b.conflictLocked(addr, o.reuse, o.rport) {
+	sl := p.lookup(port)
+	if sl == nil {
+		sl = p.create(port, true)
+	} else if p.conflictLocked(port, sl, addr, o.reuse, o.rport) {
 		return 0, syscall.EADDRINUSE
 	}
-	b.addOwner(owner, o)
+	p.addOwner(port, sl, owner, o)
 	return port, nil
 }
 
@@ -214,12 +389,11 @@ func (p *portTable) bindOpts(addr [4]byte, port uint16, o portOwner, owner any) 
 func (p *portTable) join(port uint16, o portOwner, owner any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	b := p.buckets[port]
-	if b == nil {
-		b = &portBucket{byBind: true}
-		p.buckets[port] = b
+	sl := p.lookup(port)
+	if sl == nil {
+		sl = p.create(port, true)
 	}
-	b.addOwner(owner, o)
+	p.addOwner(port, sl, owner, o)
 }
 
 // release drops owner from port; an empty bucket disappears. owner is a
@@ -229,11 +403,9 @@ func (p *portTable) join(port uint16, o portOwner, owner any) {
 func (p *portTable) release(port uint16, owner any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if b := p.buckets[port]; b != nil {
-		b.removeOwner(owner)
-		if b.empty() {
-			delete(p.buckets, port)
-		}
+	if sl := p.lookup(port); sl != nil {
+		p.removeOwner(port, sl, owner)
+		p.tidy(port, sl)
 	}
 }
 
@@ -246,7 +418,11 @@ func (p *portTable) release(port uint16, owner any) {
 func (p *portTable) transfer(port uint16, from, to any, reuse bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	b := p.buckets[port]
+	sl := p.lookup(port)
+	if sl == nil {
+		return
+	}
+	b := p.bucket(port, sl)
 	if b == nil {
 		return
 	}
@@ -254,14 +430,15 @@ func (p *portTable) transfer(port uint16, from, to any, reuse bool) {
 	if !ok {
 		return
 	}
-	b.removeOwner(from)
+	p.removeOwner(port, sl, from)
 	o.reuse, o.listen = reuse, false
 	if r, isRec := to.(*timewait.Record); isRec {
 		o.addr = r.LocalAddr // immutable; equal to the bound address after connect
-		b.addTW(o)
-		return
+		p.addTW(port, sl, o)
+	} else {
+		p.addOwner(port, sl, to, o)
 	}
-	b.addOwner(to, o)
+	p.tidy(port, sl)
 }
 
 // connectBound is __inet_hash_connect for a socket whose port was bound
@@ -274,8 +451,9 @@ func (p *portTable) connectBound(port uint16, insert func(port uint16) (bool, an
 	if !ok {
 		return syscall.EADDRNOTAVAIL
 	}
-	if b := p.buckets[port]; b != nil && displaced != nil {
-		b.removeOwner(displaced)
+	if sl := p.lookup(port); sl != nil && displaced != nil {
+		p.removeOwner(port, sl, displaced)
+		p.tidy(port, sl)
 	}
 	return nil
 }
@@ -284,7 +462,7 @@ func (p *portTable) connectBound(port uint16, insert func(port uint16) (bool, an
 func (p *portTable) inUse(port uint16) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.buckets[port] != nil
+	return p.lookup(port) != nil
 }
 
 // portOffset is the 64-bit keyed hash of (local address, remote address,
@@ -331,22 +509,23 @@ func (p *portTable) connectPort(laddr, raddr [4]byte, rport uint16, c *conn,
 			if p.s.o().reservedPort(port) {
 				continue
 			}
-			b := p.buckets[uint16(port)]
-			if b != nil && b.byBind {
+			sl := p.lookup(uint16(port))
+			if sl != nil && sl.flags&slotByBind != 0 {
 				continue
 			}
 			ok, displaced := insert(uint16(port))
 			if !ok {
 				continue
 			}
-			if b == nil {
-				b = &portBucket{}
-				p.buckets[uint16(port)] = b
+			if sl == nil {
+				sl = p.create(uint16(port), false)
 			}
+			// c first: the displaced record may be the port's last owner.
+			p.addOwner(uint16(port), sl, c, portOwner{addr: laddr})
 			if displaced != nil {
-				b.removeOwner(displaced) // TW-REUSE-10
+				p.removeOwner(uint16(port), sl, displaced) // TW-REUSE-10
 			}
-			b.addOwner(c, portOwner{addr: laddr})
+			p.tidy(uint16(port), sl)
 			step := max(i, int(rand.Uint32N(8))*2) + 2
 			p.perturb[index] += uint32(step)
 			return uint16(port), nil
@@ -402,8 +581,8 @@ func sip(key [16]byte, m [2]uint64) uint64 {
 func (p *portTable) twRecords(port uint16) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if b := p.buckets[port]; b != nil {
-		return b.twCount()
+	if sl := p.lookup(port); sl != nil {
+		return p.twCount(port, sl)
 	}
 	return 0
 }

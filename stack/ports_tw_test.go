@@ -57,6 +57,24 @@ func twTemplate(tb testing.TB) *tcp.Conn {
 	return c.tc
 }
 
+// shape returns how many full sockets own port and under how many
+// combinations its records are counted, slot and full part together.
+func (p *portTable) shape(port uint16) (owners, combos int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sl := p.lookup(port)
+	if sl == nil {
+		return 0, 0
+	}
+	if sl.n != 0 {
+		combos++
+	}
+	if b := p.bucket(port, sl); b != nil {
+		owners, combos = len(b.owners), combos+len(b.tw)
+	}
+	return owners, combos
+}
+
 // testRecord makes a record for tuple k with flags, as enterTimeWait would.
 func testRecord(k tcp.Tuple, f timewait.Flags) *timewait.Record {
 	r := new(timewait.Record)
@@ -145,10 +163,7 @@ func TestTWLookup8_CountsFollowRecords(t *testing.T) {
 		s.ports.transfer(port, c, r, reuse)
 		recs = append(recs, r)
 	}
-	s.ports.mu.Lock()
-	b := s.ports.buckets[port]
-	owners, combos := len(b.owners), len(b.tw)
-	s.ports.mu.Unlock()
+	owners, combos := s.ports.shape(port)
 	if owners != 0 || combos != 2 {
 		t.Fatalf("bucket: %d owner entries, %d combinations; want 0 and 2", owners, combos)
 	}
@@ -230,10 +245,7 @@ func TestTWReuse10_DisplacedRecordLeavesPort(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bound connect over the record: %v", err)
 	}
-	l.a.ports.mu.Lock()
-	b := l.a.ports.buckets[port]
-	owners, combos := len(b.owners), len(b.tw)
-	l.a.ports.mu.Unlock()
+	owners, combos := l.a.ports.shape(port)
 	if owners != 1 || combos != 0 {
 		t.Errorf("bucket after reuse: %d owners, %d record combinations; want 1 and 0", owners, combos)
 	}

@@ -2,6 +2,10 @@
 // accessors, the fixed-header encoder, option parsing and the Linux option
 // layouts, and the Internet checksum. It imports nothing of ustack's and
 // allocates nothing.
+//
+// Written by hand rather than with gopacket's layers (which the tests and
+// the pcap tap use) because it is on the per-packet path: gopacket decodes
+// into allocated structs, this view reads fields in place.
 package header
 
 import "encoding/binary"

@@ -7,6 +7,9 @@
 //
 // Times are kept in microseconds, as packetdrill does; the parser converts
 // decimal seconds exactly instead of through a float, so "0.57" is 570000.
+//
+// Hand-written because packetdrill's grammar exists only as the tool's own
+// yacc/lex sources (C); there is no Go implementation to depend on.
 package script
 
 import (

@@ -14,11 +14,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ustack/ustack/integration/netns"
+)
+
+var (
+	stopping atomic.Bool
+	died     = make(chan string, 1)
 )
 
 const (
@@ -55,6 +61,11 @@ func setup(t *testing.T) (*netns.NS, string) {
 // startServe runs `ustack serve` in ns and waits until it listens.
 func startServe(t *testing.T, ns *netns.NS, bin string, extra ...string) (*netns.Proc, *strings.Builder) {
 	t.Helper()
+	stopping.Store(false)
+	select {
+	case <-died:
+	default:
+	}
 	args := append([]string{"serve", "-dev", "ut0", "-host", hostPrefix, "-addr", stackAddr,
 		"-listen", "80=http", "-listen", "7=echo"}, extra...)
 	cmd := ns.Command(context.Background(), bin, args...)
@@ -66,6 +77,22 @@ func startServe(t *testing.T, ns *netns.NS, bin string, extra ...string) (*netns
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Kill)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("ustack serve stderr:\n%s", stderr.String())
+		}
+	})
+	// A serve process that dies takes its TUN with it and would leave the
+	// kernel-side client waiting for its deadline: fail at once instead.
+	go func() {
+		select {
+		case <-p.Done():
+			if !stopping.Load() {
+				died <- fmt.Sprintf("ustack serve exited: %v\n%s", p.Wait(0), stderr.String())
+			}
+		case <-time.After(30 * time.Minute):
+		}
+	}()
 	var out strings.Builder
 	ready := make(chan struct{})
 	go func() {
@@ -91,6 +118,7 @@ func startServe(t *testing.T, ns *netns.NS, bin string, extra ...string) (*netns
 
 func stopServe(t *testing.T, p *netns.Proc) {
 	t.Helper()
+	stopping.Store(true)
 	p.Cmd.Process.Signal(syscall.SIGTERM)
 	if err := p.Wait(20 * time.Second); err != nil {
 		t.Fatalf("ustack serve did not exit cleanly on SIGTERM: %v", err)
@@ -121,7 +149,23 @@ func echoThrough(t *testing.T, ns *netns.NS, n int64, deadline time.Duration) ti
 		errc <- err
 	}()
 	got := sha256.New()
-	m, err := io.Copy(got, c)
+	type rd struct {
+		m   int64
+		err error
+	}
+	rdc := make(chan rd, 1)
+	go func() {
+		m, err := io.Copy(got, c)
+		rdc <- rd{m, err}
+	}()
+	var m int64
+	select {
+	case r := <-rdc:
+		m, err = r.m, r.err
+	case msg := <-died:
+		c.Close()
+		t.Fatal(msg)
+	}
 	if err != nil {
 		t.Fatalf("echo read after %d bytes: %v", m, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -20,6 +21,28 @@ type Proc struct {
 
 	done    chan struct{}
 	waitErr error
+}
+
+var spawner struct {
+	once sync.Once
+	reqs chan func()
+}
+
+// onSpawner runs f on the spawner thread: locked, in the root namespace,
+// never exiting.
+func onSpawner(f func()) {
+	spawner.once.Do(func() {
+		spawner.reqs = make(chan func())
+		go func() {
+			runtime.LockOSThread()
+			for f := range spawner.reqs {
+				f()
+			}
+		}()
+	})
+	done := make(chan struct{})
+	spawner.reqs <- func() { f(); close(done) }
+	<-done
 }
 
 var procs struct {
@@ -37,7 +60,13 @@ func Start(cmd *exec.Cmd) (*Proc, error) {
 	}
 	cmd.SysProcAttr.Setpgid = true
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
-	if err := cmd.Start(); err != nil {
+	var err error
+	// The parent-death signal fires when the forking *thread* exits, not
+	// the process, and Go destroys any thread a goroutine locked and never
+	// unlocked (every Do). Forking from one locked thread that lives as
+	// long as the process keeps children alive exactly as long as we are.
+	onSpawner(func() { err = cmd.Start() })
+	if err != nil {
 		return nil, err
 	}
 	p := &Proc{Cmd: cmd, done: make(chan struct{})}

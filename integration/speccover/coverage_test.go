@@ -14,7 +14,11 @@ import (
 	"testing"
 )
 
-var ruleDef = regexp.MustCompile(`\*\*([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-[0-9]+[a-z]?)\*\*`)
+var (
+	ruleDef  = regexp.MustCompile(`\*\*([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-[0-9]+[a-z]?)\*\*`)
+	idToken  = regexp.MustCompile(`\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-[0-9]+`)
+	scnToken = regexp.MustCompile(`(?i)\bscn-?([0-9]+)[a-z]?\b`)
+)
 
 // repoRoot is two levels up from this package.
 func repoRoot(t *testing.T) string {
@@ -86,22 +90,17 @@ func TestSpecRulesCovered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Collect every ID-shaped token once (upper case, and the scnNN form the
+	// script names use), then look the rules up in that set.
 	text := corpus.String()
-	cited := func(id string) bool {
-		// The ID followed by a non-digit, so TW-PROC-1 is not TW-PROC-10.
-		// Tests also write scenario IDs in lower case (scn07-...).
-		re := regexp.MustCompile(`(?i)\b` + regexp.QuoteMeta(id) + `(?:[^0-9]|$)`)
-		if re.MatchString(text) {
-			return true
-		}
-		if n, ok := strings.CutPrefix(id, "SCN-"); ok {
-			if len(n) == 1 {
-				n = "0" + n
-			}
-			return regexp.MustCompile(`\bscn` + n + `[^0-9]`).MatchString(text)
-		}
-		return false
+	found := map[string]bool{}
+	for _, m := range idToken.FindAllString(text, -1) {
+		found[m] = true
 	}
+	for _, m := range scnToken.FindAllStringSubmatch(text, -1) {
+		found["SCN-"+strings.TrimLeft(m[1], "0")] = true
+	}
+	cited := func(id string) bool { return found[id] }
 	var missing, stale []string
 	covered := 0
 	for _, id := range rules {

@@ -334,10 +334,12 @@ func (c *Conn) synAcked(seg *Segment, now Time) {
 	c.synPending = false
 	c.lastRcv = now
 	c.syncMSS()
-	if c.tsOK && seg.Opts.TSEcr != 0 {
-		c.rttSample(time.Duration(int64(c.tsNow(now)-seg.Opts.TSEcr)) * time.Millisecond)
-	} else if c.retrans == 0 {
+	// tcp_clean_rtx_queue: a SYN sent once is timed in microseconds from
+	// its transmission; a retransmitted one (Karn) only by the TS echo.
+	if c.retrans == 0 {
 		c.rttSample(time.Duration(now - c.retransTS))
+	} else {
+		c.tsRTTSample(seg, now)
 	}
 }
 

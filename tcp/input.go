@@ -120,11 +120,13 @@ func (c *Conn) Input(seg *Segment, now Time, e Emitter) {
 		c.maxWindow = max(c.maxWindow, c.sndWnd)
 		c.sndWl1 = seg.Seq
 		c.syncMSS()
-		// tcp_synack_rtt_meas: TS echo, or the SYN-ACK's age if never resent.
-		if c.tsOK && seg.Opts.HasTS && seg.Opts.TSEcr != 0 {
-			c.rttSample(time.Duration(int32(c.tsNow(now)-seg.Opts.TSEcr)) * time.Millisecond)
-		} else if c.retrans == 0 {
+		// tcp_synack_rtt_meas: the first SYN-ACK's age in microseconds if
+		// it was never resent (req->num_retrans); only otherwise, or on a
+		// simultaneous open (no request), tcp_ack_update_rtt's TS echo.
+		if c.passive && c.totalRetrans == 0 {
 			c.rttSample(time.Duration(now - c.synSentAt))
+		} else {
+			c.tsRTTSample(seg, now)
 		}
 		c.establish(now)
 	case StateFinWait1:

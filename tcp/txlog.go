@@ -149,6 +149,13 @@ func (c *Conn) ackRTT(seg *Segment, ack uint32, now Time) {
 	if ok && !rtx {
 		seqRTT, caRTT = time.Duration(now-first), time.Duration(now-last)
 	}
+	if seqRTT < 0 && c.passive && c.state == StateSynRecv {
+		// The child of tcp_create_openreq_child starts at snt_isn+1 with
+		// no SYN-ACK in its retransmit queue: the ACK completing the
+		// handshake is not FLAG_ACKED, so no TS sample here;
+		// tcp_synack_rtt_meas takes the one sample.
+		return
+	}
 	if seqRTT < 0 && c.tsOK && seg.Opts.HasTS && seg.Opts.TSEcr != 0 {
 		// tcp_rtt_tsopt_us: ms ticks, at least one.
 		if d := int32(c.tsNow(now) - seg.Opts.TSEcr); d >= 0 {
@@ -190,4 +197,15 @@ func (c *Conn) ackedSegments(priorUna, ack uint32) (pkts, unsacked uint32) {
 		unsacked += (b - c.sacked.bytesIn(start, ack) + mss - 1) / mss
 	}
 	return pkts, unsacked
+}
+
+// tsRTTSample is the TS-echo fallback of tcp_ack_update_rtt
+// (tcp_rtt_tsopt_us): ms ticks, at least one.
+func (c *Conn) tsRTTSample(seg *Segment, now Time) {
+	if !c.tsOK || !seg.Opts.HasTS || seg.Opts.TSEcr == 0 {
+		return
+	}
+	if d := int32(c.tsNow(now) - seg.Opts.TSEcr); d >= 0 {
+		c.rttSample(time.Duration(max(d, 1)) * time.Millisecond)
+	}
 }

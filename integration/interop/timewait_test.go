@@ -44,31 +44,8 @@ func kernelClientOnce(t *testing.T, e *harness.Env, localPort int, ustackCloses 
 	return uint16(c.LocalAddr().(*net.TCPAddr).Port)
 }
 
-// ustackCloser serves twPort: it echoes the first 5 bytes, then closes
-// first (closeFirst) or waits for the kernel's FIN and closes after.
-func ustackCloser(e *harness.Env, closeFirst bool) {
-	l := e.Listen(twPort)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				buf := make([]byte, 5)
-				if _, err := io.ReadFull(c, buf); err != nil {
-					return
-				}
-				c.Write(buf)
-				if !closeFirst {
-					io.Copy(io.Discard, c)
-				}
-			}()
-		}
-	}()
-}
+// ustackCloser serves twPort on ustack with echoCloser's behaviour.
+func ustackCloser(e *harness.Env, closeFirst bool) { echoCloser(e.Listen(twPort), closeFirst) }
 
 // settle gives the last ACK of a close time to cross the link.
 func settle() { time.Sleep(50 * time.Millisecond) }
@@ -429,9 +406,14 @@ func TestTimeWait(t *testing.T) {
 	})
 }
 
-// kernelCloser serves kernel-side connections from l: it echoes 5 bytes
-// and closes first (closeFirst) or after the peer's FIN.
-func kernelCloser(l net.Listener, closeFirst bool) {
+// kernelCloser serves kernel-side connections from l with echoCloser's
+// behaviour.
+func kernelCloser(l net.Listener, closeFirst bool) { echoCloser(l, closeFirst) }
+
+// echoCloser serves l (a ustack or a kernel listener): it echoes the first
+// 5 bytes of each connection, then closes first (closeFirst) or waits for
+// the peer's FIN and closes after.
+func echoCloser(l net.Listener, closeFirst bool) {
 	go func() {
 		for {
 			c, err := l.Accept()
